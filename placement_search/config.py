@@ -1,0 +1,298 @@
+"""The search configuration: one dataclass per section, loaded from a YAML file in search_spaces/.
+
+Every key has a default, so a preset only says what differs. Unknown keys and bad values raise
+:class:`PlacementSearchError` naming the key (as ``section.key``) and what is allowed: a typo in a
+config must never silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from placement_search.errors import PlacementSearchError
+
+EDGE_TYPES = ("sequential", "parallel", "long-range", "recurrent")
+ACTIVATIONS = ("identity", "gelu", "relu")
+POOLINGS = ("cls", "mean")
+SCHEDULES = ("cosine", "linear", "constant")
+SCORE_POOLINGS = ("tokens", "mean")
+HEAD_INITS = ("default", "normal", "orthogonal")
+RECURRENT_GRADS = ("both", "pass2")
+
+
+@dataclass
+class BackboneConfig:
+    """Which pre-trained transformer, and how its final stream becomes features.
+
+    name: a registry name (``minilm-l6``, ``dinov2-s14``, ``tiny-bert``, ...) or a hub id with its
+    library as prefix (``hf:roberta-base``, ``timm:vit_base_patch16_224.augreg_in21k``).
+    pooling: ``cls``, ``mean`` or null for the backbone's own convention.
+    """
+
+    name: str = "minilm-l6"
+    pooling: str | None = None
+    dtype: str = "float32"
+
+
+@dataclass
+class TaskConfig:
+    """The labelled task and its deterministic split.
+
+    name: a built-in (``trec6``, ``fashion-mnist``, ``tiny-text``, ``tiny-image``), a hub data set
+    (``hf:glue/sst2``), or a local file / image folder path (``data/train.csv``).
+    Sample limits cut each split after the seeded shuffle (null = all).
+    """
+
+    name: str = "trec6"
+    text_column: str | None = None
+    text_pair_column: str | None = None
+    image_column: str | None = None
+    label_column: str | None = None
+    train_split: str | None = None
+    validation_split: str | None = None
+    test_split: str | None = None
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    train_samples: int | None = None
+    validation_samples: int | None = None
+    test_samples: int | None = None
+    max_length: int = 128
+    image_size: int | None = None
+
+
+@dataclass
+class AdapterConfig:
+    """A(x) = scale * W_up(act(W_down(x))) with W_up zero-initialised (DESIGN.md §5).
+
+    rank: the bottleneck r, or ``full`` for one d x d linear map (what the gradient-rank score
+    describes).
+    """
+
+    rank: int | str = 8
+    activation: str = "identity"
+    scale: float = 1.0
+
+
+@dataclass
+class TrainingConfig:
+    """How one placement is fine-tuned: AdamW on adapters + head, warm-up then a schedule."""
+
+    epochs: float = 3.0
+    max_steps: int | None = None
+    batch_size: int = 32
+    eval_batch_size: int = 256
+    lr: float = 1e-3
+    head_lr: float | None = None
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    schedule: str = "cosine"
+    eval_every: int | None = None
+    grad_clip: float | None = 1.0
+    seed: int = 0
+    recurrent_grad: str = "both"
+
+
+@dataclass
+class SpaceConfig:
+    """The edge space a search draws from, and the adapter budget K."""
+
+    edge_types: list[str] = field(default_factory=lambda: list(EDGE_TYPES))
+    k: int = 1
+
+
+@dataclass
+class ScoringConfig:
+    """Gradient-rank scoring (DESIGN.md §6).
+
+    rtol: singular values above rtol * sigma_max count towards the rank.
+    pooling: ``tokens`` (every real token is a row of X_i and D_j) or ``mean`` (one row per example:
+    its mean activation and summed gradient).
+    head_init: how the seeded fresh head is initialised.
+    """
+
+    rtol: float = 1e-2
+    batch_size: int = 64
+    num_batches: int = 1
+    pooling: str = "tokens"
+    head_init: str = "default"
+    seed: int = 0
+
+
+@dataclass
+class Config:
+    name: str = "search"
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    space: SpaceConfig = field(default_factory=SpaceConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    #: the rest of the file (search, resources, store, ...) for the layers above the engine
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self, *sections: str) -> str:
+        """A short stable hash of the named sections (e.g. the benchmark key's parts)."""
+        payload = {s: dataclasses.asdict(getattr(self, s)) for s in sections}
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_SECTIONS = {
+    "backbone": BackboneConfig,
+    "task": TaskConfig,
+    "adapter": AdapterConfig,
+    "training": TrainingConfig,
+    "space": SpaceConfig,
+    "scoring": ScoringConfig,
+}
+
+_CHOICES = {
+    ("backbone", "pooling"): (None, *POOLINGS),
+    ("backbone", "dtype"): ("float32", "float64", "bfloat16"),
+    ("adapter", "activation"): ACTIVATIONS,
+    ("training", "schedule"): SCHEDULES,
+    ("training", "recurrent_grad"): RECURRENT_GRADS,
+    ("scoring", "pooling"): SCORE_POOLINGS,
+    ("scoring", "head_init"): HEAD_INITS,
+}
+
+_POSITIVE = {
+    ("training", "epochs"), ("training", "batch_size"), ("training", "eval_batch_size"),
+    ("training", "lr"), ("training", "max_steps"), ("training", "eval_every"),
+    ("space", "k"), ("scoring", "rtol"), ("scoring", "batch_size"), ("scoring", "num_batches"),
+    ("task", "max_length"), ("task", "image_size"), ("task", "train_samples"),
+    ("task", "validation_samples"), ("task", "test_samples"), ("adapter", "scale"),
+}
+
+
+def _coerce(key: str, value: Any, hint: Any) -> Any:
+    """Check a YAML value against the dataclass field's annotation; return it converted."""
+    text = str(hint)
+    if value is None:
+        if "None" in text:
+            return None
+        raise PlacementSearchError(f"config key {key} must not be null")
+    if text in ("int", "int | None"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise PlacementSearchError(f"config key {key} must be an integer, got {value!r}")
+        return value
+    if text in ("float", "float | None"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PlacementSearchError(f"config key {key} must be a number, got {value!r}")
+        return float(value)
+    if text in ("str", "str | None"):
+        if not isinstance(value, str):
+            raise PlacementSearchError(f"config key {key} must be a string, got {value!r}")
+        return value
+    if text == "list[str]":
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PlacementSearchError(f"config key {key} must be a list of strings, got {value!r}")
+        return list(value)
+    if text == "int | str":
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise PlacementSearchError(f"config key {key} must be an integer or 'full', got {value!r}")
+        return value
+    return value
+
+
+def _build_section(section: str, cls: type, raw: Any) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise PlacementSearchError(f"config section {section} must be a mapping, got {type(raw).__name__}")
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise PlacementSearchError(
+                f"unknown config key {section}.{key}; allowed keys: {', '.join(names)}"
+            )
+        full = f"{section}.{key}"
+        value = _coerce(full, value, hints[key])
+        choices = _CHOICES.get((section, key))
+        if choices is not None and value not in choices:
+            shown = ", ".join("null" if c is None else str(c) for c in choices)
+            raise PlacementSearchError(f"config key {full} is {value!r}; allowed values: {shown}")
+        if (section, key) in _POSITIVE and value is not None and value <= 0:
+            raise PlacementSearchError(f"config key {full} must be positive, got {value!r}")
+        values[key] = value
+    return cls(**values)
+
+
+def _validate(cfg: Config) -> None:
+    rank = cfg.adapter.rank
+    if isinstance(rank, str) and rank != "full" or isinstance(rank, int) and rank <= 0:
+        raise PlacementSearchError(f"config key adapter.rank is {rank!r}; use a positive integer or 'full'")
+    bad = [t for t in cfg.space.edge_types if t not in EDGE_TYPES]
+    if bad:
+        raise PlacementSearchError(
+            f"unknown edge type {bad[0]!r} in space.edge_types; allowed values: {', '.join(EDGE_TYPES)}"
+        )
+    if not cfg.space.edge_types:
+        raise PlacementSearchError("space.edge_types is empty; list at least one of: " + ", ".join(EDGE_TYPES))
+    for key in ("validation_fraction", "test_fraction"):
+        v = getattr(cfg.task, key)
+        if not 0.0 < v < 1.0:
+            raise PlacementSearchError(f"config key task.{key} must be between 0 and 1, got {v}")
+    if not 0.0 <= cfg.training.warmup_ratio < 1.0:
+        raise PlacementSearchError(
+            f"config key training.warmup_ratio must be in [0, 1), got {cfg.training.warmup_ratio}"
+        )
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Build and validate a :class:`Config` from a parsed YAML mapping."""
+    if not isinstance(raw, dict):
+        raise PlacementSearchError("a config file must hold a YAML mapping of sections (backbone, task, ...)")
+    raw = dict(raw)
+    name = raw.pop("name", "search")
+    if not isinstance(name, str) or not name:
+        raise PlacementSearchError("config key name must be a non-empty string")
+    sections = {s: _build_section(s, cls, raw.pop(s, None)) for s, cls in _SECTIONS.items()}
+    cfg = Config(name=name, extra=raw, **sections)
+    _validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Load a YAML config; ``overrides`` are ``section.key=value`` strings (YAML-parsed values)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlacementSearchError(f"config file {path} does not exist; see search_spaces/ for presets")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise PlacementSearchError(f"config file {path} is not valid YAML{where}; fix its syntax") from None
+    if not isinstance(raw, dict):
+        raise PlacementSearchError(f"config file {path} must hold a mapping of sections (backbone, task, ...)")
+    for item in overrides or []:
+        apply_override(raw, item)
+    return config_from_dict(raw)
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``section.key=value`` override to a raw config mapping, in place."""
+    if "=" not in item or "." not in item.split("=", 1)[0]:
+        raise PlacementSearchError(f"override {item!r} is malformed; write section.key=value, e.g. training.epochs=1")
+    dotted, text = item.split("=", 1)
+    section, key = dotted.split(".", 1)
+    target = raw.setdefault(section, {})
+    if not isinstance(target, dict):
+        raise PlacementSearchError(f"override {item!r}: config section {section} is not a mapping")
+    target[key] = yaml.safe_load(text) if text else None
