@@ -98,6 +98,8 @@ class TrainingConfig:
     grad_clip: float | None = 1.0
     seed: int = 0
     recurrent_grad: str = "both"
+    #: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
+    device: str = "auto"
 
 
 @dataclass
@@ -178,7 +180,7 @@ _POSITIVE = {
 
 def _coerce(key: str, value: Any, hint: Any) -> Any:
     """Check a YAML value against the dataclass field's annotation; return it converted."""
-    text = str(hint)
+    text = hint.__name__ if isinstance(hint, type) else str(hint)
     if value is None:
         if "None" in text:
             return None

@@ -1,0 +1,49 @@
+"""Load the backbone and task a config names, once per process.
+
+Search trials on one worker share the same backbone and task: loading a pre-trained model and
+tokenising a data set per trial would dominate short trials. The memo is keyed by the config
+sections that determine the result, so a worker that sees a different config loads afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from placement_search.backbones import load_backbone
+from placement_search.backbones.base import Backbone
+from placement_search.config import BackboneConfig, Config, TaskConfig
+from placement_search.data import load_task
+from placement_search.data.split import TaskData
+
+_BACKBONES: dict[str, Backbone] = {}
+_TASKS: dict[str, TaskData] = {}
+
+
+def _key(*parts: object) -> str:
+    return json.dumps([dataclasses.asdict(p) for p in parts], sort_keys=True, default=str)
+
+
+def cached_backbone(cfg: BackboneConfig) -> Backbone:
+    key = _key(cfg)
+    if key not in _BACKBONES:
+        _BACKBONES[key] = load_backbone(cfg)
+    return _BACKBONES[key]
+
+
+def cached_task(task_cfg: TaskConfig, backbone_cfg: BackboneConfig) -> TaskData:
+    key = _key(task_cfg, backbone_cfg)
+    if key not in _TASKS:
+        _TASKS[key] = load_task(task_cfg, cached_backbone(backbone_cfg))
+    return _TASKS[key]
+
+
+def load_experiment(cfg: Config) -> tuple[Backbone, TaskData]:
+    """The (frozen backbone, prepared task) pair for ``cfg``, memoised per process."""
+    backbone = cached_backbone(cfg.backbone)
+    return backbone, cached_task(cfg.task, cfg.backbone)
+
+
+def clear_cache() -> None:
+    _BACKBONES.clear()
+    _TASKS.clear()

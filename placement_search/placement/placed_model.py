@@ -1,0 +1,119 @@
+"""A frozen backbone with adapters on the edges of a placement, plus a task head (DESIGN.md §4).
+
+At each point j, after the sub-layer has produced the raw value r_j:
+
+    x_j = r_j + sum over edges (i, j) of A_ij(src_i)
+    src_i = x_i (already adapted)  if i < j
+          = r_j (before addition)  if i == j   (self-loop)
+          = x_i from pass 1        if i > j    (recurrent)
+
+Recurrent edges need values from later in the network, so the model runs twice: pass 1 is the
+placed model without its recurrent edges, run only up to the largest recurrent source; pass 2
+re-runs from the smallest recurrent destination with every edge. Points before that destination
+are identical in both passes, so pass 2 reuses them. Loss and predictions come from pass 2.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+from torch import nn
+
+from placement_search.backbones.base import Backbone, StreamContext
+from placement_search.config import AdapterConfig
+from placement_search.placement.adapter import Adapter
+from placement_search.placement.edges import EdgeSpace, Placement
+
+
+def adapter_key(source: int, destination: int) -> str:
+    return f"{source}->{destination}"
+
+
+class PlacedModel(nn.Module):
+    """Backbone (frozen, eval) + one adapter per edge + linear head on the pooled features.
+
+    recurrent_grad: "both" lets gradients flow through pass 1 into what recurrent edges read
+    (the default, DESIGN.md §4); "pass2" stops them there (cheaper, a truncated gradient).
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        placement: Placement,
+        num_classes: int,
+        adapter: AdapterConfig | None = None,
+        recurrent_grad: str = "both",
+    ):
+        super().__init__()
+        self.backbone = backbone.freeze()
+        self.placement = EdgeSpace(backbone.num_points).validate(placement)
+        self.recurrent_grad = recurrent_grad
+        cfg = adapter or AdapterConfig()
+        dtype = next(backbone.parameters()).dtype
+        self.adapters = nn.ModuleDict(
+            {adapter_key(e.source, e.destination): Adapter.from_config(backbone.hidden_size, cfg).to(dtype)
+             for e in placement}
+        )
+        self.head = nn.Linear(backbone.hidden_size, num_classes).to(dtype)
+        self._incoming: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for e in placement:
+            self._incoming[e.destination].append((e.source, adapter_key(e.source, e.destination)))
+        recurrent = [e for e in placement if e.is_recurrent]
+        self._last_source = max((e.source for e in recurrent), default=None)
+        self._first_destination = min((e.destination for e in recurrent), default=None)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def num_trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.trainable_parameters())
+
+    def _propagate(
+        self,
+        ctx: StreamContext,
+        points: list[torch.Tensor],
+        raw: torch.Tensor,
+        stop: int,
+        recurrent_sources: list[torch.Tensor] | None,
+    ) -> list[torch.Tensor]:
+        """Extend ``points`` (adapted values of 0..start-1) from the raw value at point ``start``
+        through point ``stop``. Recurrent edges apply only when ``recurrent_sources`` is given."""
+        start = len(points)
+        for j in range(start, stop + 1):
+            if j > start:
+                raw = self.backbone.sublayer(j, points[j - 1], ctx)
+            x = raw
+            for i, key in self._incoming.get(j, ()):
+                if i < j:
+                    src = points[i]
+                elif i == j:
+                    src = raw
+                elif recurrent_sources is not None:
+                    src = recurrent_sources[i]
+                else:
+                    continue
+                x = x + self.adapters[key](src)
+            points.append(x)
+        return points
+
+    def final_stream(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, StreamContext]:
+        """The last point's value (after pass 2 when the placement has recurrent edges)."""
+        last = self.backbone.num_points - 1
+        x0, ctx = self.backbone.embed(inputs)
+        if self._last_source is None:
+            return self._propagate(ctx, [], x0, last, None)[-1], ctx
+        pass1 = self._propagate(ctx, [], x0, self._last_source, None)
+        sources = [p.detach() for p in pass1] if self.recurrent_grad == "pass2" else pass1
+        m = self._first_destination
+        raw_m = x0 if m == 0 else self.backbone.sublayer(m, pass1[m - 1], ctx)
+        pass2 = self._propagate(ctx, list(pass1[:m]), raw_m, last, sources)
+        return pass2[-1], ctx
+
+    def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        x, ctx = self.final_stream(inputs)
+        return self.backbone.pool(x, ctx)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class logits."""
+        return self.head(self.features(inputs))

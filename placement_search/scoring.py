@@ -1,0 +1,183 @@
+"""Gradient-rank scores of every edge from one forward/backward pass per batch (DESIGN.md §6).
+
+For edge (i, j), G_ij = X_i^T D_j is exactly the gradient, at zero, of a full linear adapter on
+that edge (recurrent edges too: at zero both passes coincide). So a single backward pass that keeps
+the gradient D_j at every point yields all n^2 gradients at once: stacking the points side by side,
+X = [X_0 .. X_{n-1}] and D = [D_0 .. D_{n-1}] (rows = tokens), the (i, j) block of X^T D is G_ij.
+Singular values of all n^2 blocks come from one batched SVD; the score is the numerical rank
+(singular values above rtol * sigma_max). Whole spectra are kept, so other tolerances cost nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from placement_search.backbones.base import Backbone
+from placement_search.config import ScoringConfig
+from placement_search.data.split import Split
+from placement_search.placement.edges import Edge, EdgeSpace, edge_type
+
+#: tolerances reported next to the configured one, for calibration
+REPORTED_RTOLS = (1e-1, 1e-2, 1e-3, 1e-4)
+
+
+@dataclass
+class EdgeScores:
+    """Singular-value spectra of every G_ij and the rank at the configured tolerance.
+
+    singular_values: (n, n, d) tensor, descending along the last axis.
+    """
+
+    singular_values: torch.Tensor
+    rtol: float
+    config: dict = field(default_factory=dict)
+
+    @property
+    def num_points(self) -> int:
+        return int(self.singular_values.shape[0])
+
+    def ranks(self, rtol: float | None = None) -> torch.Tensor:
+        """(n, n) numerical ranks: singular values above rtol * sigma_max (rank 0 if G is 0)."""
+        rtol = self.rtol if rtol is None else rtol
+        s = self.singular_values
+        top = s[..., :1]
+        return ((s > rtol * top) & (top > 0)).sum(-1)
+
+    def mapping(self, rtol: float | None = None) -> dict[Edge, float]:
+        """Edge -> rank, the form GGA and top-k take."""
+        r = self.ranks(rtol)
+        n = self.num_points
+        return {Edge(i, j): float(r[i, j]) for i in range(n) for j in range(n)}
+
+    def to_frame(self, space: EdgeSpace | None = None) -> pd.DataFrame:
+        """One row per edge: rank, spectrum summary, and ranks at the reported tolerances."""
+        s = self.singular_values.double()
+        top = s[..., 0]
+        safe_top = torch.where(top > 0, top, torch.ones_like(top))
+        energy = (s**2).sum(-1)
+        p = s / s.sum(-1, keepdim=True).clamp_min(1e-300)
+        entropy = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
+        columns = {
+            "rank": self.ranks(),
+            "sigma_max": top,
+            "stable_rank": energy / safe_top**2,
+            "effective_rank": torch.exp(entropy),
+            "nuclear_norm": s.sum(-1),
+            **{f"rank_rtol_{r:g}": self.ranks(r) for r in REPORTED_RTOLS},
+        }
+        n = self.num_points
+        rows = []
+        edges = space.edges if space is not None else [Edge(i, j) for i in range(n) for j in range(n)]
+        for e in edges:
+            i, j = e.source, e.destination
+            row = {"source": i, "destination": j, "type": edge_type(i, j)}
+            row.update({k: v[i, j].item() for k, v in columns.items()})
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame.attrs["rtol"] = self.rtol
+        return frame
+
+
+def make_head(dim: int, num_classes: int, init: str, seed: int, dtype: torch.dtype) -> nn.Linear:
+    """The seeded fresh head the scores are taken through (a zero head would give zero gradients)."""
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    head = nn.Linear(dim, num_classes)
+    if init == "normal":
+        nn.init.normal_(head.weight, std=0.02)
+        nn.init.zeros_(head.bias)
+    elif init == "orthogonal":
+        nn.init.orthogonal_(head.weight)
+        nn.init.zeros_(head.bias)
+    torch.random.set_rng_state(gen_state)
+    return head.to(dtype)
+
+
+def _rows(t: torch.Tensor, mask: torch.Tensor, pooling: str, reduce: str) -> torch.Tensor:
+    """Rows of X_i or D_j: every real token, or one per example (mean of x / sum of grad)."""
+    if pooling == "tokens":
+        return t[mask]
+    m = mask.unsqueeze(-1).to(t.dtype)
+    summed = (t * m).sum(1)
+    return summed / m.sum(1).clamp_min(1.0) if reduce == "mean" else summed
+
+
+def gradient_products(
+    backbone: Backbone, head: nn.Linear, inputs: dict[str, torch.Tensor], labels: torch.Tensor, pooling: str
+) -> torch.Tensor:
+    """X^T D for one batch: the (n*d, n*d) matrix whose (i, j) block is G_ij."""
+    x0, ctx = backbone.embed(inputs)
+    points = [x0.detach().requires_grad_(True)]
+    for k in range(1, backbone.num_points):
+        points.append(backbone.sublayer(k, points[-1], ctx))
+    logits = head(backbone.pool(points[-1], ctx))
+    loss = nn.functional.cross_entropy(logits, labels)
+    grads = torch.autograd.grad(loss, points)
+    mask = ctx.token_mask.bool()
+    with torch.no_grad():
+        X = torch.cat([_rows(p, mask, pooling, "mean") for p in points], dim=1)
+        D = torch.cat([_rows(g, mask, pooling, "sum") for g in grads], dim=1)
+        return X.T @ D
+
+
+def _block_singular_values(G: torch.Tensor, n: int, d: int, progress: bool) -> torch.Tensor:
+    blocks = G.view(n, d, n, d).permute(0, 2, 1, 3)
+    out = torch.empty(n, n, d, dtype=G.dtype, device=G.device)
+    for i in tqdm(range(n), desc="singular values", unit="source", disable=not progress, leave=False):
+        out[i] = torch.linalg.svdvals(blocks[i].contiguous())
+    return out
+
+
+def score_edges(
+    backbone: Backbone,
+    split: Split,
+    num_classes: int,
+    cfg: ScoringConfig | None = None,
+    progress: bool = True,
+) -> EdgeScores:
+    """Gradient-rank scores of all n^2 edges, summing G over ``cfg.num_batches`` seeded batches."""
+    cfg = cfg or ScoringConfig()
+    backbone.freeze()
+    dtype = next(backbone.parameters()).dtype
+    device = next(backbone.parameters()).device
+    head = make_head(backbone.hidden_size, num_classes, cfg.head_init, cfg.seed, dtype).to(device)
+    for p in head.parameters():
+        p.requires_grad_(False)
+    n, d = backbone.num_points, backbone.hidden_size
+    gen = torch.Generator().manual_seed(cfg.seed)
+    batches = split.batches(cfg.batch_size, shuffle=True, generator=gen)
+    total = min(cfg.num_batches, math.ceil(len(split) / cfg.batch_size))
+    G = torch.zeros(n * d, n * d, dtype=dtype, device=device)
+    for _, (inputs, labels) in zip(
+        range(total), tqdm(batches, total=total, desc="scoring batches", unit="batch", disable=not progress)
+    ):
+        inputs = {k: v.to(device) for k, v in inputs.items()}
+        G += gradient_products(backbone, head, inputs, labels.to(device), cfg.pooling)
+    spectra = _block_singular_values(G, n, d, progress)
+    return EdgeScores(spectra.cpu(), cfg.rtol, config=vars(cfg).copy())
+
+
+def naive_edge_spectrum(
+    backbone: Backbone, edge: Edge, head: nn.Linear, inputs: dict[str, torch.Tensor], labels: torch.Tensor
+) -> torch.Tensor:
+    """Singular values of the gradient of a full linear adapter placed alone on ``edge``.
+
+    The slow reference the one-pass scores must equal: build the placed model, one
+    forward/backward, SVD of the adapter weight's gradient.
+    """
+    from placement_search.config import AdapterConfig
+    from placement_search.placement.edges import Placement
+    from placement_search.placement.placed_model import PlacedModel, adapter_key
+
+    model = PlacedModel(backbone, Placement.of([edge]), head.out_features, AdapterConfig(rank="full"))
+    model.head.load_state_dict(head.state_dict())
+    loss = nn.functional.cross_entropy(model(inputs), labels)
+    weight = model.adapters[adapter_key(edge.source, edge.destination)].up.weight
+    (grad,) = torch.autograd.grad(loss, [weight])
+    return torch.linalg.svdvals(grad)
