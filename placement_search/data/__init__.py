@@ -1,0 +1,13 @@
+"""Task data: built-in, hub and local data sets, split deterministically, prepared for a backbone.
+
+``load_task(cfg.task, backbone)`` is the one entry point; modules behind it do one job each:
+sources (name -> DatasetDict), builtins (offline and synthetic tasks), columns (column and label
+detection), splitting (seeded stratified plans), prepare (tokenisation, image tensors), task
+(orchestration and fingerprint).
+"""
+
+from placement_search.data.builtins import BUILTIN_TASKS
+from placement_search.data.split import Split, TaskData
+from placement_search.data.task import load_task
+
+__all__ = ["load_task", "Split", "TaskData", "BUILTIN_TASKS"]
