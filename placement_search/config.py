@@ -104,10 +104,15 @@ class TrainingConfig:
 
 @dataclass
 class SpaceConfig:
-    """The edge space a search draws from, and the adapter budget K."""
+    """The edge space a search draws from, and the adapter budget K (or K..k_max when K varies)."""
 
     edge_types: list[str] = field(default_factory=lambda: list(EDGE_TYPES))
     k: int = 1
+    k_max: int | None = None
+
+    @property
+    def k_range(self) -> tuple[int, int]:
+        return self.k, self.k_max or self.k
 
 
 @dataclass
@@ -129,6 +134,37 @@ class ScoringConfig:
 
 
 @dataclass
+class SearchConfig:
+    """How a search runs on Ray Tune (``placement-search run``); CLI flags override these.
+
+    searcher: random, tpe, gga-tpe, exhaustive or baseline:NAME (NAME as in ``--placement``).
+    seeds: training seeds each placement is trained with (several give the noise level).
+    scheduler: fifo (every trial runs to the end) or asha (stops weak placements early).
+    store: results store (a SQLite path or an SQLAlchemy URL); default runs/placement_search.sqlite.
+    storage_path: where Tune keeps experiment state and checkpoints (shared storage on clusters).
+    max_failures: retries of a failed trial (from its last checkpoint).
+    gga_gammas / warm_starts: the GGA placements that seed gga-tpe (warm_starts null = a quarter
+    of num_samples, at least 2).
+    """
+
+    searcher: str = "gga-tpe"
+    num_samples: int = 8
+    seeds: list[int] | None = None
+    seed: int = 0
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_concurrent: int | None = None
+    scheduler: str = "fifo"
+    asha_grace_period: int = 1
+    asha_reduction_factor: int = 3
+    store: str | None = None
+    storage_path: str | None = None
+    max_failures: int = 0
+    gga_gammas: list[float] = field(default_factory=lambda: [0.6, 0.0, 0.3, 0.9])
+    warm_starts: int | None = None
+
+
+@dataclass
 class Config:
     name: str = "search"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -137,6 +173,7 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     space: SpaceConfig = field(default_factory=SpaceConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     #: the rest of the file (search, resources, store, ...) for the layers above the engine
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -157,6 +194,7 @@ _SECTIONS = {
     "training": TrainingConfig,
     "space": SpaceConfig,
     "scoring": ScoringConfig,
+    "search": SearchConfig,
 }
 
 _CHOICES = {
@@ -167,6 +205,7 @@ _CHOICES = {
     ("training", "recurrent_grad"): RECURRENT_GRADS,
     ("scoring", "pooling"): SCORE_POOLINGS,
     ("scoring", "head_init"): HEAD_INITS,
+    ("search", "scheduler"): ("fifo", "asha"),
 }
 
 _POSITIVE = {
@@ -175,6 +214,8 @@ _POSITIVE = {
     ("space", "k"), ("scoring", "rtol"), ("scoring", "batch_size"), ("scoring", "num_batches"),
     ("task", "max_length"), ("task", "image_size"), ("task", "train_samples"),
     ("task", "validation_samples"), ("task", "test_samples"), ("adapter", "scale"),
+    ("space", "k_max"), ("search", "num_samples"), ("search", "cpus_per_trial"),
+    ("search", "max_concurrent"), ("search", "asha_grace_period"), ("search", "warm_starts"),
 }
 
 
@@ -202,6 +243,13 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise PlacementSearchError(f"config key {key} must be a list of strings, got {value!r}")
+        return list(value)
+    if text in ("list[int] | None", "list[float]"):
+        kind = int if "int" in text else (int, float)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+            raise PlacementSearchError(f"config key {key} must be a list of numbers, got {value!r}")
         return list(value)
     if text == "int | str":
         if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -244,6 +292,10 @@ def _validate(cfg: Config) -> None:
         raise PlacementSearchError(
             f"unknown edge type {bad[0]!r} in space.edge_types; allowed values: {', '.join(EDGE_TYPES)}"
         )
+    if cfg.space.k_max is not None and cfg.space.k_max < cfg.space.k:
+        raise PlacementSearchError(f"config key space.k_max ({cfg.space.k_max}) must be >= space.k ({cfg.space.k})")
+    if cfg.search.gpus_per_trial < 0 or cfg.search.max_failures < 0:
+        raise PlacementSearchError("config keys search.gpus_per_trial and search.max_failures must be >= 0")
     if not cfg.space.edge_types:
         raise PlacementSearchError("space.edge_types is empty; list at least one of: " + ", ".join(EDGE_TYPES))
     for key in ("validation_fraction", "test_fraction"):
