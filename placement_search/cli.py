@@ -47,6 +47,40 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--gamma", type=float, default=0.6, help="distance discount (0 = plain top-k)")
     p.add_argument("--scores", type=Path, default=None,
                    help="reuse a CSV written by `score` instead of scoring again")
+
+    p = sub.add_parser("run", help="run a placement search as Ray Tune trials, recording every trial")
+    _add_config(p)
+    p.add_argument("--searcher", help="random, tpe, gga-tpe, exhaustive or baseline:NAME (default: search.searcher)")
+    p.add_argument("--num-samples", type=int, help="number of trials (default: search.num_samples)")
+    p.add_argument("--name", help="search name (default: <config name>-<searcher>-<time>)")
+    p.add_argument("--store", help="results store: SQLite path or SQLAlchemy URL (default: search.store)")
+    p.add_argument("--address", help="Ray cluster address (default: an embedded local Ray instance)")
+    p.add_argument("--seed", type=int, help="searcher seed (default: search.seed)")
+    p.add_argument("--max-concurrent", type=int, help="cap on trials running at once")
+    p.add_argument("--replay", action="store_true",
+                   help="look placements up in the stored exhaustive ground truth instead of training")
+    p.add_argument("--train-missing", action="store_true",
+                   help="with --replay: train placements the ground truth lacks instead of failing")
+    p.add_argument("--replay-seeds", type=int, default=1, metavar="N",
+                   help="with --replay: run N searches with searcher seeds seed..seed+N-1")
+
+    p = sub.add_parser("resume", help="finish a search whose driver stopped")
+    p.add_argument("name")
+    p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
+    p.add_argument("--address", help="Ray cluster address (default: the one the search used, else local)")
+
+    p = sub.add_parser("list", help="list the searches in a results store")
+    p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
+
+    p = sub.add_parser("show", help="table of a search's trials, its best placement and regret")
+    p.add_argument("name")
+    p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
+    p.add_argument("--top", type=int, default=15, help="rows of the trial table to show")
+
+    p = sub.add_parser("export", help="export a search's best placement: config, weights, rebuild code")
+    p.add_argument("name")
+    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
     return parser
 
 
@@ -156,16 +190,93 @@ def cmd_gga(cfg, args) -> None:
     print(placement)
 
 
-COMMANDS = {"space": cmd_space, "train": cmd_train, "score": cmd_score, "gga": cmd_gga}
+def print_summary(summary) -> None:
+    from placement_search.search.report import trial_table
+
+    print(trial_table(summary.trials, top=getattr(summary, "top", 15)))
+    if summary.best_placement is None:
+        print(f"search {summary.name}: no completed trial")
+        return
+    line = f"best placement {summary.best_placement or 'empty'}  val acc {summary.best_val_accuracy:.4f}"
+    if summary.test_at_best_val is not None:
+        line += f"  test acc {summary.test_at_best_val:.4f}"
+    if summary.regret is not None:
+        line += f"  regret vs exhaustive optimum {summary.regret:+.4f}"
+    print(line)
+    print(f"search {summary.name} in {summary.store_url}")
+
+
+def cmd_run(cfg, args) -> None:
+    from placement_search.search.service import RunOptions, run_search
+
+    if args.replay_seeds < 1:
+        raise PlacementSearchError(f"--replay-seeds must be at least 1, got {args.replay_seeds}")
+    if args.replay_seeds > 1 and not args.replay:
+        raise PlacementSearchError("--replay-seeds needs --replay (live searches run one seed at a time)")
+    base_seed = args.seed if args.seed is not None else cfg.search.seed
+    for offset in range(args.replay_seeds):
+        name = args.name
+        if name and args.replay_seeds > 1:
+            name = f"{name}-s{base_seed + offset}"
+        opts = RunOptions(searcher=args.searcher, num_samples=args.num_samples, name=name, store=args.store,
+                          address=args.address, replay=args.replay, train_missing=args.train_missing,
+                          seed=base_seed + offset, max_concurrent=args.max_concurrent)
+        summary = run_search(cfg, opts)
+        if args.replay_seeds == 1:
+            print_summary(summary)
+        else:
+            regret = "n/a" if summary.regret is None else f"{summary.regret:+.4f}"
+            print(f"{summary.name}: best {summary.best_placement or 'empty'} val {summary.best_val_accuracy:.4f} regret {regret}")
+
+
+def cmd_resume(args) -> None:
+    from placement_search.search.service import resume_search
+
+    print_summary(resume_search(args.name, args.store, args.address))
+
+
+def cmd_list(args) -> None:
+    from placement_search.store import open_store
+
+    frame = open_store(args.store).list_searches()
+    if frame.empty:
+        print("no searches yet; start one with `placement-search run CONFIG`")
+        return
+    cols = ["name", "searcher", "status", "trials_done", "trials_failed", "num_samples", "best_val_accuracy",
+            "test_at_best_val", "best_placement", "created_at"]
+    print(frame[[c for c in cols if c in frame.columns]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def cmd_show(args) -> None:
+    from placement_search.search.service import summarize
+    from placement_search.store import open_store
+
+    summary = summarize(open_store(args.store), args.name)
+    summary.top = args.top
+    print_summary(summary)
+
+
+def cmd_export(args) -> None:
+    from placement_search.search.export import export_search
+
+    out = export_search(args.name, args.out, args.store)
+    print(f"exported to {out}")
+
+
+COMMANDS = {"space": cmd_space, "train": cmd_train, "score": cmd_score, "gga": cmd_gga, "run": cmd_run}
+NO_CONFIG = {"resume": cmd_resume, "list": cmd_list, "show": cmd_show, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        from placement_search.config import load_config
+        if args.command in NO_CONFIG:
+            NO_CONFIG[args.command](args)
+        else:
+            from placement_search.config import load_config
 
-        cfg = load_config(args.config, args.overrides)
-        COMMANDS[args.command](cfg, args)
+            cfg = load_config(args.config, args.overrides)
+            COMMANDS[args.command](cfg, args)
     except PlacementSearchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

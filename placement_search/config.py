@@ -178,7 +178,9 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The YAML-shaped mapping: ``config_from_dict(cfg.to_dict())`` rebuilds the same config."""
+        out = dataclasses.asdict(self)
+        return {**out.pop("extra"), **out}
 
     def fingerprint(self, *sections: str) -> str:
         """A short stable hash of the named sections (e.g. the benchmark key's parts)."""

@@ -1,0 +1,115 @@
+"""Duplicate placements inside one search are trained once (a Searcher wrapper on the driver).
+
+Searchers such as TPE may suggest a placement the search has already trained. The wrapper decodes
+every suggestion; a placement already completed is handed to Tune with ``reuse`` in its config (the
+trainable reports the stored metrics at once and the store marks the trial ``reused``); a placement
+still running is held back (``suggest`` returns None, Tune asks again later) until the first copy
+finishes. The wrapped searcher still sees every one of its suggestions completed, with the real
+metrics, so its model is not skewed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+
+from ray.tune.search import Searcher
+
+from placement_search.placement.edges import EdgeSpace
+from placement_search.search.encoding import decode_placement
+
+#: the metrics a reused trial reports (copied from the first trial of that placement)
+REUSED_METRICS = (
+    "val_accuracy", "val_loss", "best_val_accuracy", "test_accuracy", "test_loss", "train_loss",
+    "num_trainable_params", "num_adapter_params", "steps", "wall_time_s",
+)
+
+
+class DeduplicatingSearcher(Searcher):
+    def __init__(self, searcher: Searcher, space: EdgeSpace, default_seed: int):
+        super().__init__(metric=searcher.metric, mode=searcher.mode)
+        self.searcher, self.space, self.default_seed = searcher, space, default_seed
+        self.completed: dict[tuple[str, int], dict] = {}   # (placement, seed) -> metrics + trial id
+        self.running: dict[tuple[str, int], str] = {}      # (placement, seed) -> trial id
+        self.held: list[tuple[str, dict, tuple[str, int]]] = []  # (inner trial id, config, key)
+        self.inner_id: dict[str, str] = {}                 # outer trial id -> inner trial id
+        self.keys: dict[str, tuple[str, int]] = {}         # outer trial id -> (placement, seed)
+        self.finished = False
+
+    def set_search_properties(self, metric, mode, config, **spec) -> bool:
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return self.searcher.set_max_concurrency(max_concurrent)
+
+    def key_of(self, config: dict) -> tuple[str, int]:
+        return str(decode_placement(config, self.space)), int(config.get("seed", self.default_seed))
+
+    def preload(self, key: tuple[str, int], metrics: dict) -> None:
+        """Tell the wrapper a placement was completed earlier (e.g. before a resume)."""
+        self.completed[key] = metrics
+
+    def _hand_out(self, trial_id: str, inner_id: str, config: dict, key: tuple[str, int]) -> dict:
+        self.inner_id[trial_id], self.keys[trial_id] = inner_id, key
+        if key in self.completed:
+            done = self.completed[key]
+            config = {**config, "reuse": {"of": done["trial_id"], "placement": key[0],
+                                          "metrics": {m: done[m] for m in REUSED_METRICS if m in done}}}
+        else:
+            self.running[key] = trial_id
+        return config
+
+    def suggest(self, trial_id: str) -> dict | None:
+        for index, (inner_id, config, key) in enumerate(self.held):
+            if key in self.completed:
+                del self.held[index]
+                return self._hand_out(trial_id, inner_id, config, key)
+        if self.finished:
+            return Searcher.FINISHED if not self.held else None
+        config = self.searcher.suggest(trial_id)
+        if config is None or config == Searcher.FINISHED:
+            self.finished = config == Searcher.FINISHED
+            return None if self.held else config
+        key = self.key_of(config)
+        if key in self.running:
+            self.held.append((trial_id, config, key))
+            return None
+        return self._hand_out(trial_id, trial_id, config, key)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self.searcher.on_trial_result(self.inner_id.get(trial_id, trial_id), result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        key = self.keys.pop(trial_id, None)
+        inner = self.inner_id.pop(trial_id, trial_id)
+        if key is not None and self.running.get(key) == trial_id:
+            del self.running[key]
+            if not error and result and self.metric in result:
+                self.completed[key] = {**result, "trial_id": trial_id}
+        self.searcher.on_trial_complete(inner, result=result, error=error)
+
+    def get_state(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("searcher", "space")}
+
+    def set_state(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def save(self, checkpoint_path: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            inner = os.path.join(tmp, "inner.pkl")
+            self.searcher.save(inner)
+            with open(inner, "rb") as f:
+                blob = f.read()
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump({"state": self.get_state(), "inner": blob}, f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            saved = pickle.load(f)
+        self.set_state(saved["state"])
+        with tempfile.TemporaryDirectory() as tmp:
+            inner = os.path.join(tmp, "inner.pkl")
+            with open(inner, "wb") as f:
+                f.write(saved["inner"])
+            self.searcher.restore(inner)

@@ -1,0 +1,171 @@
+"""The search service on a real embedded Ray instance (loopback) with tiny models.
+
+One Ray instance serves the module (starting Ray costs seconds); the NaN hook is set before it
+starts so the workers see it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from placement_search.config import load_config
+from placement_search.errors import PlacementSearchError
+from placement_search.search.benchmark import benchmark_key
+from placement_search.search.service import RunOptions, resume_search, run_search
+from placement_search.search.trainable import INJECT_NAN_ENV
+from placement_search.store import open_store
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "search_spaces" / "tiny.yaml"
+NAN_PLACEMENT = "1->1"
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    import ray
+
+    os.environ[INJECT_NAN_ENV] = NAN_PLACEMENT
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    from placement_search.search.service import init_ray
+
+    init_ray(None, cpus=2)
+    yield
+    ray.shutdown()
+    os.environ.pop(INJECT_NAN_ENV, None)
+
+
+def tiny(*overrides: str):
+    return load_config(TINY, ["space.edge_types=[sequential, parallel]", "space.k=1", *overrides])
+
+
+def opts(tmp_path, **kw) -> RunOptions:
+    return RunOptions(store=str(tmp_path / "store.sqlite"), storage_path=str(tmp_path / "tune"), verbose=0, **kw)
+
+
+def test_random_search_records_every_trial_with_curves(ray_instance, tmp_path):
+    cfg = tiny("space.k=2")
+    summary = run_search(cfg, opts(tmp_path, searcher="random", num_samples=4, name="rnd"))
+    store = open_store(str(tmp_path / "store.sqlite"))
+    trials = store.trials_frame("rnd")
+    assert len(trials) == 4 and set(trials["status"]) == {"completed"}
+    assert trials["placement"].nunique() == 4 and (trials["k"] == 2).all()
+    curves = store.curves_frame("rnd")
+    assert curves.groupby("trial_id").size().eq(6).all()  # one point per epoch
+    assert store.get_search("rnd").status == "completed"
+    assert summary.best_placement in set(trials["placement"])
+
+
+def test_exhaustive_sweep_records_a_failing_trial_and_goes_on(ray_instance, tmp_path):
+    cfg = tiny()
+    run_search(cfg, opts(tmp_path, searcher="exhaustive", name="gt"))
+    store = open_store(str(tmp_path / "store.sqlite"))
+    trials = store.trials_frame("gt").set_index("placement")
+    assert len(trials) == 9  # 5 self-loops + 4 parallel edges of a 5-point backbone
+    assert trials.loc[NAN_PLACEMENT, "status"] == "failed"
+    assert "loss became nan" in trials.loc[NAN_PLACEMENT, "error"]
+    assert (trials.drop(NAN_PLACEMENT)["status"] == "completed").all()
+    assert len(store.ground_truth(benchmark_key(cfg))) == 8
+
+
+
+def test_replay_regret_and_missing_placement(ray_instance, tmp_path):
+    cfg = tiny()
+    run_search(cfg, opts(tmp_path, searcher="exhaustive", name="gt"))
+    store_url = str(tmp_path / "store.sqlite")
+    # the NaN edge is missing from the ground truth: a search over it must say so, or train it
+    cfg_nan = tiny("space.edge_types=[sequential]")
+    with pytest.raises(PlacementSearchError, match="is not in the stored results"):
+        for seed in range(20):
+            run_search(cfg_nan, opts(tmp_path, searcher="random", num_samples=5, replay=True, seed=seed,
+                                     name=f"miss-{seed}"))
+    start = time.perf_counter()
+    cfg_ok = tiny("space.edge_types=[parallel]")
+    for seed in range(5):
+        for searcher in ("random", "tpe", "gga-tpe"):
+            s = run_search(cfg_ok, opts(tmp_path, searcher=searcher, num_samples=3, replay=True, seed=seed,
+                                        name=f"{searcher}-{seed}"))
+            assert s.regret is not None and s.regret >= 0
+    assert time.perf_counter() - start < 60
+    trials = open_store(store_url).trials_frame("tpe-0")
+    assert set(trials["status"]) <= {"replayed", "reused"} and len(trials) == 3
+
+
+def test_duplicate_placements_are_trained_once(ray_instance, tmp_path):
+    cfg = tiny("search.seeds=[0, 0, 1]")
+    run_search(cfg, opts(tmp_path, searcher="baseline:first-k:1", name="dup"))
+    trials = open_store(str(tmp_path / "store.sqlite")).trials_frame("dup").sort_values("status")
+    assert sorted(trials["status"]) == ["completed", "completed", "reused"]
+    reused = trials[trials["status"] == "reused"].iloc[0]
+    first = trials[(trials["status"] == "completed") & (trials["seed"] == 0)].iloc[0]
+    assert reused["reused_from"] == first["trial_id"] and reused["val_accuracy"] == first["val_accuracy"]
+
+
+@pytest.mark.parametrize(
+    "kw, fragment",
+    [
+        ({"searcher": "grid"}, "unknown searcher 'grid'"),
+        ({"searcher": "random", "num_samples": 0}, "--num-samples must be at least 1"),
+        ({"searcher": "random", "replay": True}, "no exhaustive ground truth"),
+    ],
+)
+def test_bad_input_writes_nothing(tmp_path, kw, fragment):
+    with pytest.raises(PlacementSearchError, match=fragment):
+        run_search(tiny(), opts(tmp_path, name="bad", **kw))
+    path = tmp_path / "store.sqlite"
+    assert not path.exists() or open_store(str(path)).list_searches().empty
+
+
+def test_unreachable_store_is_one_line_exit_2(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "placement_search.cli", "run", str(TINY), "--store",
+         "postgresql://u:secret@127.0.0.1:1/db", "--searcher", "random"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "secret" not in lines[0]
+
+
+def test_driver_killed_then_resumed(tmp_path):
+    store_path = tmp_path / "store.sqlite"
+    cmd = [sys.executable, "-m", "placement_search.cli", "run", str(TINY), "--searcher", "random",
+           "--num-samples", "8", "--name", "killme", "--store", str(store_path),
+           "--set", "space.k=2", "--set", "training.epochs=12", "--set", f"search.storage_path={tmp_path / 'tune'}"]
+    env = {**os.environ, "RAY_AIR_NEW_OUTPUT": "0"}
+    env.pop(INJECT_NAN_ENV, None)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        done = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if store_path.exists():
+                try:
+                    done = len(open_store(str(store_path)).trials_frame("killme"))
+                except PlacementSearchError:
+                    done = 0
+            state = list((tmp_path / "tune" / "killme").glob("experiment_state*.json"))
+            if done >= 2 and state:
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None and 2 <= done < 8, f"search finished or stalled before the kill ({done} trials)"
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = open_store(str(store_path)).trials_frame("killme")
+    resumed = subprocess.run([sys.executable, "-m", "placement_search.cli", "resume", "killme", "--store",
+                              str(store_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = open_store(str(store_path)).trials_frame("killme")
+    assert len(after) == 8 and after["trial_key"].is_unique
+    assert set(before["trial_key"]) <= set(after["trial_key"])
+    assert open_store(str(store_path)).get_search("killme").status == "completed"
