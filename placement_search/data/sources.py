@@ -79,11 +79,17 @@ def _first_line(exc: BaseException) -> str:
 
 def _load_local(name: str, builder: str, **kwargs) -> Source:
     from datasets import load_dataset
+    from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
 
+    was_enabled = is_progress_bar_enabled()
+    disable_progress_bar()  # a local file converts in a blink; its bar would only clutter the output
     try:
         loaded = load_dataset(builder, **kwargs)
     except Exception as exc:  # datasets raises many types; the user needs one line
         raise PlacementSearchError(f"could not read task {name} as {builder}: {_first_line(exc)}") from exc
+    finally:
+        if was_enabled:
+            enable_progress_bar()
     return Source(name, f"{builder}:{name}", _as_dict(loaded, name))
 
 

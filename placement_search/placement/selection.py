@@ -124,7 +124,7 @@ def resolve_placement(
     """Turn explicit edges or a baseline name (see module doc) into a validated placement."""
     text = text.strip()
     head, *rest = text.split(":")
-    if "->" in text or text in ("", "empty"):
+    if "->" in text or text[:1].isdigit() or text in ("", "empty"):
         return space.parse(text)
     if head in ("parallel-all", "sequential-all"):
         if rest:
@@ -138,6 +138,7 @@ def resolve_placement(
             return last_k(space, k)
         if head == "random-k":
             return random_k(space, k, **_parse_options(text, rest[1:], {"seed": int}))
+        _check_k(k, len(space), "edges in the search space")  # before any scoring work
         if scores is None:
             raise PlacementSearchError(f"placement {text!r} needs gradient-rank scores, which are not available here")
         table = scores() if callable(scores) else scores

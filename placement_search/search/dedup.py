@@ -52,6 +52,7 @@ class DeduplicatingSearcher(Searcher):
 
     def _hand_out(self, trial_id: str, inner_id: str, config: dict, key: tuple[str, int]) -> dict:
         self.inner_id[trial_id], self.keys[trial_id] = inner_id, key
+        config = {**config, "seed": key[1]}  # every trial names its training seed
         if key in self.completed:
             done = self.completed[key]
             config = {**config, "reuse": {"of": done["trial_id"], "placement": key[0],
