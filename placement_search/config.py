@@ -100,6 +100,10 @@ class TrainingConfig:
     recurrent_grad: str = "both"
     #: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N"
     device: str = "auto"
+    #: reuse plain backbone activations of the points a placement leaves unchanged (prefix_cache.py)
+    prefix_cache: bool = True
+    #: memory budget of that cache per worker process, in GiB
+    prefix_cache_gb: float = 4.0
 
 
 @dataclass
@@ -218,6 +222,7 @@ _POSITIVE = {
     ("task", "validation_samples"), ("task", "test_samples"), ("adapter", "scale"),
     ("space", "k_max"), ("search", "num_samples"), ("search", "cpus_per_trial"),
     ("search", "max_concurrent"), ("search", "asha_grace_period"), ("search", "warm_starts"),
+    ("training", "prefix_cache_gb"),
 }
 
 

@@ -82,15 +82,42 @@ def lr_lambda(cfg: TrainingConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+PrefixFn = Callable[[str, Split, torch.Tensor], "list[torch.Tensor] | None"]
+
+
+def no_prefix(name: str, split: Split, idx: torch.Tensor) -> None:
+    return None
+
+
+def cached_prefix(cfg: TrainingConfig, backbone: Backbone, task: TaskData, model: PlacedModel,
+                  device: torch.device) -> PrefixFn:
+    """Batch slices of the cached plain backbone points the placement reads (or no_prefix)."""
+    if not cfg.prefix_cache:
+        return no_prefix
+    from placement_search.prefix_cache import cache_for
+
+    cache = cache_for(backbone, int(cfg.prefix_cache_gb * 2**30))
+    through = model.prefix_points() - 1
+
+    def prefix(name: str, split: Split, idx: torch.Tensor) -> list[torch.Tensor]:
+        points = cache.points(f"{task.fingerprint}:{name}", split, through, device)
+        idx = idx.to(device)
+        return [p[idx] for p in points]
+
+    return prefix
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device) -> tuple[float, float]:
+def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device,
+             prefix: PrefixFn = no_prefix, name: str = "validation") -> tuple[float, float]:
     """(accuracy, mean cross-entropy) over a whole split."""
     model.eval()
     correct, loss_sum = 0, 0.0
-    for inputs, labels in split.batches(batch_size):
+    for idx in split.index_batches(batch_size):
+        inputs, labels = split.take(idx)
         inputs = {k: v.to(device) for k, v in inputs.items()}
         labels = labels.to(device)
-        logits = model(inputs)
+        logits = model(inputs, prefix(name, split, idx))
         loss_sum += nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
         correct += (logits.argmax(-1) == labels).sum().item()
     n = max(1, len(split))
@@ -133,11 +160,14 @@ def train_placement(
 
     curve: list[EvalPoint] = []
     step, running, running_n = 0, 0.0, 0
+    prefix = cached_prefix(tc, backbone, task, model, device)
     while step < total:
-        for inputs, labels in task.train.batches(tc.batch_size, shuffle=True, generator=gen):
+        for idx in task.train.index_batches(tc.batch_size, shuffle=True, generator=gen):
             model.train()
+            inputs, labels = task.train.take(idx)
             inputs = {k: v.to(device) for k, v in inputs.items()}
-            loss = nn.functional.cross_entropy(model(inputs).float(), labels.to(device))
+            logits = model(inputs, prefix("train", task.train, idx))
+            loss = nn.functional.cross_entropy(logits.float(), labels.to(device))
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss.item()} at step {step} for placement {placement or 'empty'}")
             optimizer.zero_grad(set_to_none=True)
@@ -150,7 +180,7 @@ def train_placement(
             running += loss.item()
             running_n += 1
             if step % eval_every == 0 or step == total:
-                val_acc, val_loss = evaluate(model, task.validation, tc.eval_batch_size, device)
+                val_acc, val_loss = evaluate(model, task.validation, tc.eval_batch_size, device, prefix)
                 point = EvalPoint(step, step / steps_per_epoch, running / running_n, val_loss, val_acc,
                                   scheduler.get_last_lr()[-1])
                 running, running_n = 0.0, 0
@@ -160,7 +190,7 @@ def train_placement(
             if step >= total:
                 break
 
-    test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device)
+    test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device, prefix, "test")
     last = curve[-1]
     result = TrainResult(
         placement=str(placement),

@@ -18,15 +18,24 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def batches(
+    def index_batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-        """Yield (inputs, labels) mini-batches; a seeded ``generator`` makes the order reproducible."""
+    ) -> Iterator[torch.Tensor]:
+        """Example indices of each mini-batch; a seeded ``generator`` makes the order reproducible."""
         n = len(self)
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            yield {k: v[idx] for k, v in self.inputs.items()}, self.labels[idx]
+            yield order[start : start + batch_size]
+
+    def take(self, idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {k: v[idx] for k, v in self.inputs.items()}, self.labels[idx]
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
+        """Yield (inputs, labels) mini-batches (see ``index_batches``)."""
+        for idx in self.index_batches(batch_size, shuffle, generator):
+            yield self.take(idx)
 
 
 @dataclass

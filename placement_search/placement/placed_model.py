@@ -62,6 +62,8 @@ class PlacedModel(nn.Module):
         recurrent = [e for e in placement if e.is_recurrent]
         self._last_source = max((e.source for e in recurrent), default=None)
         self._first_destination = min((e.destination for e in recurrent), default=None)
+        self._first_write = min((e.destination for e in placement), default=None)
+        self._has_forward_edges = len(recurrent) < len(placement)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
@@ -97,23 +99,53 @@ class PlacedModel(nn.Module):
             points.append(x)
         return points
 
-    def final_stream(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, StreamContext]:
-        """The last point's value (after pass 2 when the placement has recurrent edges)."""
+    def prefix_points(self) -> int:
+        """How many leading points are plain backbone values this placement reads: points before
+        the first point any edge writes to, plus the raw value there; when pass 1 has no edges
+        (only recurrent ones), the whole of pass 1. These can come from a cache (prefix_cache.py)."""
+        if not self.placement:
+            return self.backbone.num_points
+        if self._last_source is not None and not self._has_forward_edges:
+            return self._last_source + 1
+        return self._first_write + 1
+
+    def final_stream(
+        self, inputs: dict[str, torch.Tensor], prefix: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, StreamContext]:
+        """The last point's value (after pass 2 when the placement has recurrent edges).
+
+        ``prefix``: plain backbone values of points 0..c for this batch (c may be short of what
+        ``prefix_points`` asks for: the rest is computed). Without it everything is computed.
+        """
         last = self.backbone.num_points - 1
         x0, ctx = self.backbone.embed(inputs)
+        plain = list(prefix) if prefix else [x0]
+
+        def backbone_through(point: int) -> list[torch.Tensor]:
+            while len(plain) <= point:
+                plain.append(self.backbone.sublayer(len(plain), plain[-1], ctx))
+            return plain
+
+        if not self.placement:
+            return backbone_through(last)[last], ctx
+        s = self._first_write
+        backbone_through(s)
         if self._last_source is None:
-            return self._propagate(ctx, [], x0, last, None)[-1], ctx
-        pass1 = self._propagate(ctx, [], x0, self._last_source, None)
+            return self._propagate(ctx, plain[:s], plain[s], last, None)[-1], ctx
+        if self._has_forward_edges:
+            pass1 = self._propagate(ctx, plain[:s], plain[s], self._last_source, None)
+        else:  # pass 1 is the plain backbone
+            pass1 = backbone_through(self._last_source)[: self._last_source + 1]
         sources = [p.detach() for p in pass1] if self.recurrent_grad == "pass2" else pass1
         m = self._first_destination
-        raw_m = x0 if m == 0 else self.backbone.sublayer(m, pass1[m - 1], ctx)
+        raw_m = plain[m] if m == s else self.backbone.sublayer(m, pass1[m - 1], ctx)
         pass2 = self._propagate(ctx, list(pass1[:m]), raw_m, last, sources)
         return pass2[-1], ctx
 
-    def features(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        x, ctx = self.final_stream(inputs)
+    def features(self, inputs: dict[str, torch.Tensor], prefix: list[torch.Tensor] | None = None) -> torch.Tensor:
+        x, ctx = self.final_stream(inputs, prefix)
         return self.backbone.pool(x, ctx)
 
-    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class logits."""
-        return self.head(self.features(inputs))
+    def forward(self, inputs: dict[str, torch.Tensor], prefix: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Class logits (``prefix``: cached plain backbone points for this batch, see final_stream)."""
+        return self.head(self.features(inputs, prefix))

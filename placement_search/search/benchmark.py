@@ -2,8 +2,8 @@
 
 Two trials are comparable when the same placement would get the same accuracy from both: same
 backbone, same task and split, same training recipe, same adapter. The key hashes exactly those
-config sections (the training seed, device and evaluation batching are left out: seeds are a
-column of the results, the others do not change them). Any search can then be compared with the
+config sections (the training seed, device, evaluation batching and the prefix cache are left
+out: seeds are a column of the results, the others do not change them). Any search can then be compared with the
 exhaustive single-edge ground truth stored under the same key, and replay can look placements up.
 """
 
@@ -17,7 +17,7 @@ from placement_search.config import Config
 
 #: bump when the meaning of a stored result changes (training loop, adapter or forward semantics)
 RECIPE_VERSION = 1
-_NOT_PART_OF_THE_KEY = ("seed", "device", "eval_batch_size", "eval_every")
+_NOT_PART_OF_THE_KEY = ("seed", "device", "eval_batch_size", "eval_every", "prefix_cache", "prefix_cache_gb")
 
 
 def _digest(payload: dict) -> str:

@@ -1,0 +1,50 @@
+"""Training with the frozen-prefix cache gives the same results as without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from placement_search.config import load_config
+from placement_search.loading import load_experiment
+from placement_search.placement.edges import Placement
+from placement_search.prefix_cache import cache_for
+from placement_search.training import train_placement
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("preset", ["tiny.yaml", "tiny_vision.yaml"])
+@pytest.mark.parametrize("placement", ["empty", "1->3", "2->2", "4->1", "0->2,4->1", "3->0,4->2"])
+@pytest.mark.parametrize("budget_gb", [4.0, 2e-4])  # everything cached / only a few points fit
+def test_cached_training_equals_uncached(preset, placement, budget_gb):
+    results = {}
+    for cached in (True, False):
+        cfg = load_config(ROOT / "search_spaces" / preset,
+                          ["backbone.dtype=float64", "training.epochs=2", f"training.prefix_cache={cached}",
+                           f"training.prefix_cache_gb={budget_gb}"])
+        backbone, task = load_experiment(cfg)
+        cache_for(backbone, 1).clear()
+        result, model = train_placement(cfg, Placement.parse(placement), backbone, task)
+        results[cached] = (result, {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")})
+    (with_cache, w1), (without, w2) = results[True], results[False]
+    assert with_cache.val_accuracy == without.val_accuracy and with_cache.test_accuracy == without.test_accuracy
+    assert with_cache.train_loss == pytest.approx(without.train_loss, rel=1e-9)
+    for key in w1:
+        torch.testing.assert_close(w1[key], w2[key], rtol=1e-8, atol=1e-10)
+
+
+def test_cache_respects_its_budget():
+    cfg = load_config(ROOT / "search_spaces" / "tiny.yaml")
+    backbone, task = load_experiment(cfg)
+    cache = cache_for(backbone, 1)
+    cache.clear()
+    point_bytes = len(task.train) * cfg.task.max_length * backbone.hidden_size * 4
+    cache.max_bytes = int(2.5 * point_bytes)
+    points = cache.points("k", task.train, backbone.num_points - 1, torch.device("cpu"))
+    assert len(points) == 2 and cache.used_bytes <= cache.max_bytes
+    plain = backbone.stream({k: v[:3] for k, v in task.train.inputs.items()})
+    torch.testing.assert_close(points[1][:3], plain[1])
+    cache.clear()
