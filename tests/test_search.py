@@ -169,3 +169,34 @@ def test_driver_killed_then_resumed(tmp_path):
     assert len(after) == 8 and after["trial_key"].is_unique
     assert set(before["trial_key"]) <= set(after["trial_key"])
     assert open_store(str(store_path)).get_search("killme").status == "completed"
+
+
+def test_asha_scheduler_search_completes(ray_instance, tmp_path):
+    cfg = tiny("search.scheduler=asha", "search.asha_grace_period=1", "search.asha_reduction_factor=2")
+    summary = run_search(cfg, opts(tmp_path, searcher="random", num_samples=6, name="asha"))
+    trials = summary.trials
+    assert len(trials) == 6 and set(trials["status"]) == {"completed"}
+    # trials ASHA stopped early have validation metrics but no test metrics
+    assert trials["val_accuracy"].notna().all()
+
+
+def test_export_rebuilds_the_best_model(ray_instance, tmp_path):
+    import torch
+
+    from placement_search.search.export import export_search, load_placed_model
+
+    cfg = tiny()
+    summary = run_search(cfg, opts(tmp_path, searcher="tpe", num_samples=4, name="exp"))
+    assert len(summary.trials) == 4 and summary.best_placement
+    out = export_search("exp", tmp_path / "export", str(tmp_path / "store.sqlite"))
+    assert {p.name for p in out.iterdir()} == {"config.yaml", "placement.txt", "model.safetensors", "metrics.json",
+                                               "rebuild.py"}
+    model = load_placed_model(out)
+    assert str(model.placement) == summary.best_placement
+    from placement_search.loading import load_experiment
+
+    _, task = load_experiment(cfg)
+    inputs, labels = task.test.take(torch.arange(len(task.test)))
+    with torch.no_grad():
+        accuracy = (model(inputs).argmax(-1) == labels).float().mean().item()
+    assert accuracy == pytest.approx(summary.test_at_best_val, abs=1e-9)

@@ -6,6 +6,12 @@ trainable reports the stored metrics at once and the store marks the trial ``reu
 still running is held back (``suggest`` returns None, Tune asks again later) until the first copy
 finishes. The wrapped searcher still sees every one of its suggestions completed, with the real
 metrics, so its model is not skewed.
+
+It also owns the trial budget and reconciles with the results store when Tune restores it after
+the driver died: a trial Tune started and finished between two of its experiment snapshots is in
+the store but not in the restored state. Such trials count against the budget and their results
+answer the searcher again without a new Tune trial, so a resumed search neither loses nor repeats
+a completed trial and ends with exactly its number of trials.
 """
 
 from __future__ import annotations
@@ -27,9 +33,13 @@ REUSED_METRICS = (
 
 
 class DeduplicatingSearcher(Searcher):
-    def __init__(self, searcher: Searcher, space: EdgeSpace, default_seed: int):
+    def __init__(self, searcher: Searcher, space: EdgeSpace, default_seed: int, budget: int,
+                 store_url: str | None = None, search_name: str | None = None):
         super().__init__(metric=searcher.metric, mode=searcher.mode)
         self.searcher, self.space, self.default_seed = searcher, space, default_seed
+        self.budget, self.store_url, self.search_name = budget, store_url, search_name
+        self.handed_out: set[str] = set()                  # outer trial ids Tune received
+        self.orphans: dict[tuple[str, int], dict] = {}     # stored trials Tune's state lacks
         self.completed: dict[tuple[str, int], dict] = {}   # (placement, seed) -> metrics + trial id
         self.running: dict[tuple[str, int], str] = {}      # (placement, seed) -> trial id
         self.held: list[tuple[str, dict, tuple[str, int]]] = []  # (inner trial id, config, key)
@@ -51,6 +61,7 @@ class DeduplicatingSearcher(Searcher):
         self.completed[key] = metrics
 
     def _hand_out(self, trial_id: str, inner_id: str, config: dict, key: tuple[str, int]) -> dict:
+        self.handed_out.add(trial_id)
         self.inner_id[trial_id], self.keys[trial_id] = inner_id, key
         config = {**config, "seed": key[1]}  # every trial names its training seed
         if key in self.completed:
@@ -66,6 +77,8 @@ class DeduplicatingSearcher(Searcher):
             if key in self.completed:
                 del self.held[index]
                 return self._hand_out(trial_id, inner_id, config, key)
+        if len(self.handed_out) + self.absorbed >= self.budget:
+            self.finished = True
         if self.finished:
             return Searcher.FINISHED if not self.held else None
         config = self.searcher.suggest(trial_id)
@@ -73,6 +86,9 @@ class DeduplicatingSearcher(Searcher):
             self.finished = config == Searcher.FINISHED
             return None if self.held else config
         key = self.key_of(config)
+        if key in self.orphans:  # finished before the driver died: answer from the store
+            self.searcher.on_trial_complete(trial_id, result=self.orphans.pop(key))
+            return self.suggest(trial_id)
         if key in self.running:
             self.held.append((trial_id, config, key))
             return None
@@ -89,6 +105,24 @@ class DeduplicatingSearcher(Searcher):
             if not error and result and self.metric in result:
                 self.completed[key] = {**result, "trial_id": trial_id}
         self.searcher.on_trial_complete(inner, result=result, error=error)
+
+    @property
+    def absorbed(self) -> int:
+        return getattr(self, "_absorbed", 0)
+
+    def reconcile_with_store(self) -> None:
+        """Count and reuse trials the store holds but Tune's restored state does not know."""
+        if not (self.store_url and self.search_name):
+            return
+        from placement_search.store import open_store
+
+        trials = open_store(self.store_url).trials_frame(self.search_name)
+        unknown = trials[~trials["trial_key"].isin(self.handed_out)]
+        self._absorbed = len(unknown)
+        for row in unknown[unknown["status"] == "completed"].itertuples():
+            metrics = {m: getattr(row, m) for m in REUSED_METRICS} | {"trial_id": row.trial_key}
+            self.completed[(row.placement, int(row.seed))] = metrics
+            self.orphans[(row.placement, int(row.seed))] = metrics
 
     def get_state(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("searcher", "space")}
@@ -114,3 +148,4 @@ class DeduplicatingSearcher(Searcher):
             with open(inner, "wb") as f:
                 f.write(saved["inner"])
             self.searcher.restore(inner)
+        self.reconcile_with_store()

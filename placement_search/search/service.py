@@ -145,7 +145,8 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
     space = edge_space(cfg)
     seed = cfg.search.seed if opts.seed is None else opts.seed
     inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store))
-    searcher = DeduplicatingSearcher(inner, space, cfg.training.seed)
+    searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials,
+                                     store.engine.url.render_as_string(hide_password=False), name)
     store.ensure_benchmark(key, benchmark_description(cfg))
     options = {"seed": seed, "replay": opts.replay, "train_missing": opts.train_missing,
                "address": opts.address, "max_concurrent": opts.max_concurrent}
