@@ -200,3 +200,25 @@ def test_export_rebuilds_the_best_model(ray_instance, tmp_path):
     with torch.no_grad():
         accuracy = (model(inputs).argmax(-1) == labels).float().mean().item()
     assert accuracy == pytest.approx(summary.test_at_best_val, abs=1e-9)
+
+
+def test_fifty_replayed_searches_per_searcher_in_under_a_minute(ray_instance, tmp_path, capsys):
+    from placement_search.cli import main
+
+    store = str(tmp_path / "store.sqlite")
+    space = "space.edge_types=[parallel, long-range]"  # 10 edges of a 5-point backbone
+    base = [TINY.as_posix(), "--store", store, "--set", space, "--set", "space.k=1"]
+    cfg = tiny(space)
+    run_search(cfg, opts(tmp_path, searcher="exhaustive", name="gt10"))
+    for searcher in ("random", "tpe", "gga-tpe"):
+        start = time.perf_counter()
+        code = main(["run", *base, "--searcher", searcher, "--num-samples", "5", "--replay", "--replay-seeds", "50",
+                     "--name", f"r-{searcher}"])
+        elapsed = time.perf_counter() - start
+        assert code == 0 and elapsed < 60, (searcher, elapsed)
+    out = capsys.readouterr().out
+    assert out.count("regret") == 150
+    frame = open_store(store).list_searches()
+    assert (frame["name"].str.startswith("r-")).sum() == 150
+    code = main(["show", "r-gga-tpe-s7", "--store", store])
+    assert code == 0 and "regret vs exhaustive optimum" in capsys.readouterr().out
