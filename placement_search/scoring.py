@@ -11,6 +11,7 @@ Singular values of all n^2 blocks come from one batched SVD; the score is the nu
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -127,10 +128,29 @@ def gradient_products(
 
 
 def _block_singular_values(G: torch.Tensor, n: int, d: int, progress: bool) -> torch.Tensor:
+    """Singular values of the n^2 d x d blocks of G.
+
+    On a GPU, one batched call. On CPU, LAPACK parallelises a single small SVD poorly, so the
+    per-source batches run in a thread pool with one torch thread each (1.5x on 2 cores).
+    """
     blocks = G.view(n, d, n, d).permute(0, 2, 1, 3)
+    if G.is_cuda:
+        return torch.linalg.svdvals(blocks.contiguous())
     out = torch.empty(n, n, d, dtype=G.dtype, device=G.device)
-    for i in tqdm(range(n), desc="singular values", unit="source", disable=not progress, leave=False):
+
+    def one_source(i: int) -> None:
         out[i] = torch.linalg.svdvals(blocks[i].contiguous())
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool, tqdm(
+            total=n, desc="singular values", unit="source", disable=not progress, leave=False
+        ) as bar:
+            for _ in pool.map(one_source, range(n)):
+                bar.update()
+    finally:
+        torch.set_num_threads(threads)
     return out
 
 

@@ -133,7 +133,9 @@ def test_unreachable_store_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "secret" not in lines[0]
 
 
-def test_driver_killed_then_resumed(tmp_path):
+@pytest.mark.parametrize("tune_state", ["kept", "lost"])
+def test_driver_killed_then_resumed(tmp_path, tune_state):
+    """Resume with Tune's experiment folder (Tune restores) or without it (from the store alone)."""
     store_path = tmp_path / "store.sqlite"
     cmd = [sys.executable, "-m", "placement_search.cli", "run", str(TINY), "--searcher", "random",
            "--num-samples", "8", "--name", "killme", "--store", str(store_path),
@@ -162,6 +164,10 @@ def test_driver_killed_then_resumed(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     before = open_store(str(store_path)).trials_frame("killme")
+    if tune_state == "lost":
+        import shutil
+
+        shutil.rmtree(tmp_path / "tune")
     resumed = subprocess.run([sys.executable, "-m", "placement_search.cli", "resume", "killme", "--store",
                               str(store_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

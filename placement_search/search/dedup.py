@@ -77,22 +77,23 @@ class DeduplicatingSearcher(Searcher):
             if key in self.completed:
                 del self.held[index]
                 return self._hand_out(trial_id, inner_id, config, key)
-        if len(self.handed_out) + self.absorbed >= self.budget:
-            self.finished = True
-        if self.finished:
-            return Searcher.FINISHED if not self.held else None
-        config = self.searcher.suggest(trial_id)
-        if config is None or config == Searcher.FINISHED:
-            self.finished = config == Searcher.FINISHED
-            return None if self.held else config
-        key = self.key_of(config)
-        if key in self.orphans:  # finished before the driver died: answer from the store
-            self.searcher.on_trial_complete(trial_id, result=self.orphans.pop(key))
-            return self.suggest(trial_id)
-        if key in self.running:
-            self.held.append((trial_id, config, key))
-            return None
-        return self._hand_out(trial_id, trial_id, config, key)
+        while True:
+            if len(self.handed_out) + self.absorbed >= self.budget:
+                self.finished = True
+            if self.finished:
+                return Searcher.FINISHED if not self.held else None
+            config = self.searcher.suggest(trial_id)
+            if config is None or config == Searcher.FINISHED:
+                self.finished = config == Searcher.FINISHED
+                return None if self.held else config
+            key = self.key_of(config)
+            if key in self.orphans:  # finished before the driver died: answer from the store
+                self.searcher.on_trial_complete(trial_id, result=self.orphans.pop(key))
+                continue
+            if key in self.running:
+                self.held.append((trial_id, config, key))
+                return None
+            return self._hand_out(trial_id, trial_id, config, key)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self.searcher.on_trial_result(self.inner_id.get(trial_id, trial_id), result)

@@ -142,11 +142,8 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
             f"`placement-search run CONFIG --searcher exhaustive` with the same backbone, task, training and adapter "
             f"settings first"
         )
-    space = edge_space(cfg)
     seed = cfg.search.seed if opts.seed is None else opts.seed
-    inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store))
-    searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials,
-                                     store.engine.url.render_as_string(hide_password=False), name)
+    searcher, space, n_trials = build_searcher(cfg, store, name, searcher_name, num_samples, seed)
     store.ensure_benchmark(key, benchmark_description(cfg))
     options = {"seed": seed, "replay": opts.replay, "train_missing": opts.train_missing,
                "address": opts.address, "max_concurrent": opts.max_concurrent}
@@ -164,6 +161,15 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
         raise
     store.set_search_status(name, "completed")
     return summarize(store, name)
+
+
+def build_searcher(cfg: Config, store: ResultsStore, name: str, searcher_name: str, num_samples: int, seed: int):
+    """The search's searcher, wrapped for duplicate reuse and store reconciliation."""
+    space = edge_space(cfg)
+    inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store))
+    searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials,
+                                     store.engine.url.render_as_string(hide_password=False), name)
+    return searcher, space, n_trials
 
 
 def _replay(cfg, store, name, key, searcher, n_trials, train_missing) -> None:
@@ -301,8 +307,13 @@ def _run_config(cfg: Config, store: ResultsStore, name: str, space: EdgeSpace, s
 
 
 def resume_search(name: str, store_url: str | None = None, address: str | None = None, verbose: int = 1) -> SearchSummary:
-    """Finish a search whose driver stopped: Tune restores its trials and searcher state; trials
-    already in the store are not written again."""
+    """Finish a search whose driver stopped; trials already in the store are not written again.
+
+    With its Tune experiment folder at hand, Tune restores trials and searcher state. Without it
+    (another machine, a later session), the search starts again from the store alone: the same
+    searcher, seed and budget, with every stored trial counted and its result reused, so only the
+    missing trials run.
+    """
     from ray import tune
 
     store = open_store(store_url)
@@ -312,18 +323,22 @@ def resume_search(name: str, store_url: str | None = None, address: str | None =
     cfg = config_from_dict(record.config)
     if record.options.get("replay"):
         raise PlacementSearchError(f"search {name} is a replay; replays take seconds, run it again under a new name")
+    opts = RunOptions(address=address or record.options.get("address"), verbose=verbose,
+                      max_concurrent=record.options.get("max_concurrent"))
     path = record.experiment_path
-    if not path or not tune.Tuner.can_restore(path):
-        raise PlacementSearchError(
-            f"search {name} has no restorable Tune experiment at {path}; run it again under a new name"
-        )
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    init_ray(address or record.options.get("address"))
+    init_ray(opts.address)
     store.set_search_status(name, "running", experiment_path=path)
     try:
-        tuner = tune.Tuner.restore(path, trainable=trainable(cfg), resume_unfinished=True, resume_errored=False,
-                                   restart_errored=False)
-        tuner.fit()
+        if path and tune.Tuner.can_restore(path):
+            tuner = tune.Tuner.restore(path, trainable=trainable(cfg), resume_unfinished=True,
+                                       resume_errored=False, restart_errored=False)
+            tuner.fit()
+        else:
+            seed = record.options.get("seed", cfg.search.seed)
+            searcher, space, n_trials = build_searcher(cfg, store, name, record.searcher, record.num_samples, seed)
+            searcher.reconcile_with_store()
+            _tune(cfg, store, name, searcher, n_trials, space, opts)
     except BaseException:
         store.set_search_status(name, "interrupted")
         raise
