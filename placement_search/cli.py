@@ -7,6 +7,8 @@ overrides. Bad input exits with code 2 and one line ``error: ...`` naming the pr
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -81,7 +83,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--out", type=Path, required=True, help="folder to write")
     p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
+
+    for module in PLUGINS:
+        try:
+            present = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # the plugin's package is not part of this installation
+            present = False
+        if present:
+            importlib.import_module(module).add_commands(sub, NO_CONFIG)
     return parser
+
+
+#: modules that add sub-commands: each has add_commands(subparsers, handlers), registering its
+#: parsers and, in ``handlers``, a function(args) per command (commands that take no config)
+PLUGINS = ("placement_search.analysis.commands", "placement_search.cluster.commands")
 
 
 def _space(cfg):
@@ -190,10 +205,10 @@ def cmd_gga(cfg, args) -> None:
     print(placement)
 
 
-def print_summary(summary) -> None:
+def print_summary(summary, top: int = 15) -> None:
     from placement_search.search.report import trial_table
 
-    print(trial_table(summary.trials, top=getattr(summary, "top", 15)))
+    print(trial_table(summary.trials, top=top))
     if summary.best_placement is None:
         print(f"search {summary.name}: no completed trial")
         return
@@ -251,9 +266,7 @@ def cmd_show(args) -> None:
     from placement_search.search.service import summarize
     from placement_search.store import open_store
 
-    summary = summarize(open_store(args.store), args.name)
-    summary.top = args.top
-    print_summary(summary)
+    print_summary(summarize(open_store(args.store), args.name), top=args.top)
 
 
 def cmd_export(args) -> None:

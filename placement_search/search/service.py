@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -26,7 +26,7 @@ from placement_search.search.benchmark import benchmark_description, benchmark_k
 from placement_search.search.dedup import DeduplicatingSearcher
 from placement_search.search.encoding import decode_placement
 from placement_search.search.searchers import METRIC, make_searcher, parse_searcher
-from placement_search.store import GROUND_TRUTH_SEARCHER, ResultsStore, TrialRecord, open_store
+from placement_search.store import ResultsStore, TrialRecord, open_store
 
 DEFAULT_STORAGE = "runs/tune"
 
@@ -46,7 +46,6 @@ class RunOptions:
     max_concurrent: int | None = None
     storage_path: str | None = None
     verbose: int = 1
-    extra: dict = field(default_factory=dict)
 
 
 def _default_name(cfg: Config, searcher: str) -> str:
@@ -346,4 +345,4 @@ def resume_search(name: str, store_url: str | None = None, address: str | None =
     return summarize(store, name)
 
 
-__all__ = ["RunOptions", "SearchSummary", "run_search", "resume_search", "summarize", "GROUND_TRUTH_SEARCHER"]
+__all__ = ["RunOptions", "SearchSummary", "run_search", "resume_search", "summarize"]
