@@ -10,11 +10,13 @@ VENV=${VENV:-.venv}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages: Fashion-MNIST (offline image task), PostgreSQL (store tests).
+# Debian packages: Fashion-MNIST (offline image task), PostgreSQL (store tests), Chromium (report test).
 need_apt=()
 dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need_apt+=(dataset-fashion-mnist)
 # PostgreSQL server binaries: the store tests run against a real throwaway server.
 dpkg -s postgresql >/dev/null 2>&1 || need_apt+=(postgresql)
+# Headless Chromium: the report test opens the analysis page in a real browser.
+dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   as_root apt-get update -qq

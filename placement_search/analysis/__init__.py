@@ -1,0 +1,39 @@
+"""Analysis of a results store: ground-truth maps, rank-accuracy correlation, searcher regret, report.
+
+Every function takes and returns pandas DataFrames (``load_results`` is the only one that reads a
+store), so the same code serves the ``analyze`` command, notebooks and tests.
+"""
+
+from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
+from placement_search.analysis.loading import Results, load_results, matching_score_keys
+from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
+from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
+from placement_search.analysis.regret import (
+    optimum,
+    regret_curves,
+    regret_summary,
+    top_fraction_threshold,
+    trials_to_top_fraction,
+)
+from placement_search.analysis.report import write_report
+
+__all__ = [
+    "Results",
+    "load_results",
+    "matching_score_keys",
+    "rank_accuracy_correlation",
+    "cross_task_correlation",
+    "single_edge_heatmap",
+    "top_edges",
+    "edge_type_breakdown",
+    "optimum",
+    "regret_curves",
+    "regret_summary",
+    "top_fraction_threshold",
+    "trials_to_top_fraction",
+    "plot_heatmap",
+    "plot_rank_vs_accuracy",
+    "plot_regret",
+    "plot_edge_type_box",
+    "write_report",
+]
