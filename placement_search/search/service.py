@@ -158,8 +158,20 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
     except BaseException:
         store.set_search_status(name, "failed")
         raise
-    store.set_search_status(name, "completed")
+    _finish(store, name, n_trials)
     return summarize(store, name)
+
+
+def _finish(store: ResultsStore, name: str, n_trials: int) -> None:
+    """Mark the search completed only when the store holds its whole budget of trials: Tune
+    answers Ctrl-C by stopping and returning normally, which must leave the search resumable."""
+    done = len(store.trials_frame(name))
+    if done >= n_trials:
+        store.set_search_status(name, "completed")
+        return
+    store.set_search_status(name, "interrupted")
+    print(f"search {name} stopped after {done} of {n_trials} trials; continue it with "
+          f"`placement-search resume {name}`")
 
 
 def build_searcher(cfg: Config, store: ResultsStore, name: str, searcher_name: str, num_samples: int, seed: int):
@@ -341,7 +353,7 @@ def resume_search(name: str, store_url: str | None = None, address: str | None =
     except BaseException:
         store.set_search_status(name, "interrupted")
         raise
-    store.set_search_status(name, "completed")
+    _finish(store, name, record.num_samples)
     return summarize(store, name)
 
 
