@@ -228,3 +228,20 @@ def test_fifty_replayed_searches_per_searcher_in_under_a_minute(ray_instance, tm
     assert (frame["name"].str.startswith("r-")).sum() == 150
     code = main(["show", "r-gga-tpe-s7", "--store", store])
     assert code == 0 and "regret vs exhaustive optimum" in capsys.readouterr().out
+
+
+def test_a_search_stopped_short_of_its_budget_stays_resumable(tmp_path, capsys):
+    """Tune answers Ctrl-C by returning normally: the search must end 'interrupted', not 'completed'."""
+    from placement_search.search.service import _finish
+
+    store = open_store(str(tmp_path / "store.sqlite"))
+    store.ensure_benchmark("k", {})
+    store.create_search("short", "k", "random", 3, {}, {})
+    store.record_trial("short", "t1", "0->1", 0, "completed", {"val_accuracy": 0.5})
+    _finish(store, "short", 3)
+    assert store.get_search("short").status == "interrupted"
+    assert "placement-search resume short" in capsys.readouterr().out
+    for key in ("t2", "t3"):
+        store.record_trial("short", key, "1->2", 0, "completed", {"val_accuracy": 0.5})
+    _finish(store, "short", 3)
+    assert store.get_search("short").status == "completed"
