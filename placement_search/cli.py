@@ -128,7 +128,7 @@ def _score_table(cfg, backbone, task):
 def _scores_from_csv(path: Path):
     import pandas as pd
 
-    from placement_search.placement.edges import Edge
+    from placement_search.scoring import scores_from_frame
 
     if not path.is_file():
         raise PlacementSearchError(f"scores file {path} does not exist; write it with `placement-search score`")
@@ -137,7 +137,7 @@ def _scores_from_csv(path: Path):
     if missing:
         raise PlacementSearchError(f"scores file {path} lacks column(s) {', '.join(sorted(missing))}; "
                                    "write it with `placement-search score`")
-    return {Edge(int(r.source), int(r.destination)): float(r.rank) for r in frame.itertuples()}
+    return scores_from_frame(frame)
 
 
 def cmd_train(cfg, args) -> None:

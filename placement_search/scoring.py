@@ -85,6 +85,11 @@ class EdgeScores:
         return frame
 
 
+def scores_from_frame(frame: pd.DataFrame, column: str = "rank") -> dict[Edge, float]:
+    """Edge -> score from a table written by ``EdgeScores.to_frame`` (a CSV or the store)."""
+    return {Edge(int(r.source), int(r.destination)): float(getattr(r, column)) for r in frame.itertuples()}
+
+
 def make_head(dim: int, num_classes: int, init: str, seed: int, dtype: torch.dtype) -> nn.Linear:
     """The seeded fresh head the scores are taken through (a zero head would give zero gradients)."""
     gen_state = torch.random.get_rng_state()

@@ -40,6 +40,7 @@ class DeduplicatingSearcher(Searcher):
         self.budget, self.store_url, self.search_name = budget, store_url, search_name
         self.handed_out: set[str] = set()                  # outer trial ids Tune received
         self.orphans: dict[tuple[str, int], dict] = {}     # stored trials Tune's state lacks
+        self.absorbed = 0                                  # how many stored trials Tune's state lacks
         self.completed: dict[tuple[str, int], dict] = {}   # (placement, seed) -> metrics + trial id
         self.running: dict[tuple[str, int], str] = {}      # (placement, seed) -> trial id
         self.held: list[tuple[str, dict, tuple[str, int]]] = []  # (inner trial id, config, key)
@@ -107,10 +108,6 @@ class DeduplicatingSearcher(Searcher):
                 self.completed[key] = {**result, "trial_id": trial_id}
         self.searcher.on_trial_complete(inner, result=result, error=error)
 
-    @property
-    def absorbed(self) -> int:
-        return getattr(self, "_absorbed", 0)
-
     def reconcile_with_store(self) -> None:
         """Count and reuse trials the store holds but Tune's restored state does not know."""
         if not (self.store_url and self.search_name):
@@ -119,7 +116,7 @@ class DeduplicatingSearcher(Searcher):
 
         trials = open_store(self.store_url).trials_frame(self.search_name)
         unknown = trials[~trials["trial_key"].isin(self.handed_out)]
-        self._absorbed = len(unknown)
+        self.absorbed = len(unknown)
         for row in unknown[unknown["status"] == "completed"].itertuples():
             metrics = {m: getattr(row, m) for m in REUSED_METRICS} | {"trial_id": row.trial_key}
             self.completed[(row.placement, int(row.seed))] = metrics

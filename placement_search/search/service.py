@@ -71,7 +71,7 @@ def score_provider(cfg: Config, store: ResultsStore) -> Callable[[], Scores]:
 
     def scores() -> Scores:
         if "s" not in cache:
-            from placement_search.placement.edges import Edge
+            from placement_search.scoring import scores_from_frame
 
             key = score_key(cfg)
             frame = store.load_scores(key)
@@ -82,7 +82,7 @@ def score_provider(cfg: Config, store: ResultsStore) -> Callable[[], Scores]:
                 backbone, task = load_experiment(cfg)
                 frame = score_edges(backbone, task.train, task.num_classes, cfg.scoring).to_frame()
                 store.save_scores(key, score_description(cfg), frame)
-            cache["s"] = {Edge(int(r.source), int(r.destination)): float(r.rank) for r in frame.itertuples()}
+            cache["s"] = scores_from_frame(frame)
         return cache["s"]
 
     return scores
