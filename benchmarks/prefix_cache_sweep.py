@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from placement_search.config import load_config  # noqa: E402
@@ -48,12 +50,13 @@ def stratified_edges(space: EdgeSpace, per_type: dict[str, int], seed: int = 0) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke-test", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     preset = "tiny.yaml" if args.smoke_test else "minilm_trec6.yaml"
     per_type = {k: 2 for k in PER_TYPE} if args.smoke_test else PER_TYPE
     results = {}
     for cached in (False, True):
-        cfg = load_config(ROOT / "search_spaces" / preset, [f"training.prefix_cache={cached}"])
+        cfg = load_config(ROOT / "search_spaces" / preset, [f"training.prefix_cache={cached}", f"training.device={args.device}"])
         backbone, task = load_experiment(cfg)
         cache_for(backbone, 1).clear()
         edges = stratified_edges(EdgeSpace(backbone.num_points), per_type)
@@ -70,6 +73,7 @@ def main() -> int:
     n = len(plain)
     diff = max(max(abs(plain[e][0] - cached[e][0]), abs(plain[e][1] - cached[e][1])) for e in plain)
     ratio = t_plain / t_cached
+    print(f"device: {torch.cuda.get_device_name() if args.device == 'cuda' else 'cpu'}")
     print(f"edges: {n} ({', '.join(f'{v} {k}' for k, v in per_type.items())})")
     print(f"without cache: {t_plain:8.1f} s  = {3600 * n / t_plain:6.1f} trials/hour")
     print(f"with cache   : {t_cached:8.1f} s  = {3600 * n / t_cached:6.1f} trials/hour (cache build included)")

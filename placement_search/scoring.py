@@ -135,12 +135,17 @@ def gradient_products(
 def _block_singular_values(G: torch.Tensor, n: int, d: int, progress: bool) -> torch.Tensor:
     """Singular values of the n^2 d x d blocks of G.
 
-    On a GPU, one batched call. On CPU, LAPACK parallelises a single small SVD poorly, so the
-    per-source batches run in a thread pool with one torch thread each (1.5x on 2 cores).
+    On a GPU, batched SVD of n^2 d x d blocks is slow (cuSOLVER's batched SVD targets tiny
+    matrices), so the spectra come from the eigenvalues of each block's Gram matrix B^T B in
+    float64: sigma = sqrt(lambda), exact to ~1e-8 * sigma_1, far below any useful rtol. On CPU,
+    LAPACK parallelises a single small SVD poorly, so the per-source batches run in a thread pool
+    with one torch thread each (1.5x on 2 cores).
     """
     blocks = G.view(n, d, n, d).permute(0, 2, 1, 3)
     if G.is_cuda:
-        return torch.linalg.svdvals(blocks.contiguous())
+        B = blocks.double()
+        eig = torch.linalg.eigvalsh(B.mT @ B)  # ascending
+        return eig.flip(-1).clamp_min(0).sqrt().to(G.dtype)
     out = torch.empty(n, n, d, dtype=G.dtype, device=G.device)
 
     def one_source(i: int) -> None:
@@ -200,7 +205,8 @@ def naive_edge_spectrum(
     from placement_search.placement.edges import Placement
     from placement_search.placement.placed_model import PlacedModel, adapter_key
 
-    model = PlacedModel(backbone, Placement.of([edge]), head.out_features, AdapterConfig(rank="full"))
+    device = next(backbone.parameters()).device
+    model = PlacedModel(backbone, Placement.of([edge]), head.out_features, AdapterConfig(rank="full")).to(device)
     model.head.load_state_dict(head.state_dict())
     loss = nn.functional.cross_entropy(model(inputs), labels)
     weight = model.adapters[adapter_key(edge.source, edge.destination)].up.weight

@@ -112,22 +112,28 @@ def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.devi
              prefix: PrefixFn = no_prefix, name: str = "validation") -> tuple[float, float]:
     """(accuracy, mean cross-entropy) over a whole split."""
     model.eval()
-    correct, loss_sum = 0, 0.0
+    correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: one sync per split
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     for idx in split.index_batches(batch_size):
         inputs, labels = split.take(idx)
-        inputs = {k: v.to(device) for k, v in inputs.items()}
-        labels = labels.to(device)
+        inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+        labels = labels.to(device, non_blocking=True)
         logits = model(inputs, prefix(name, split, idx))
-        loss_sum += nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
-        correct += (logits.argmax(-1) == labels).sum().item()
+        loss_sum += nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+        correct += (logits.argmax(-1) == labels).sum()
     n = max(1, len(split))
-    return correct / n, loss_sum / n
+    return correct.item() / n, loss_sum.item() / n
 
 
 def build_model(cfg: Config, backbone: Backbone, task: TaskData, placement: Placement) -> PlacedModel:
     """The placed model, with adapters and head initialised from ``training.seed``."""
     torch.manual_seed(cfg.training.seed)
     return PlacedModel(backbone, placement, task.num_classes, cfg.adapter, cfg.training.recurrent_grad)
+
+
+def _check_finite(loss: float, step: int, placement: Placement) -> None:
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"loss became {loss} at step {step} for placement {placement or 'empty'}")
 
 
 def train_placement(
@@ -151,7 +157,7 @@ def train_placement(
     groups = [{"params": head_params, "lr": tc.head_lr or tc.lr}]
     if adapter_params:
         groups.append({"params": adapter_params, "lr": tc.lr})
-    optimizer = torch.optim.AdamW(groups, weight_decay=tc.weight_decay)
+    optimizer = torch.optim.AdamW(groups, weight_decay=tc.weight_decay, fused=device.type == "cuda")
     steps_per_epoch = math.ceil(len(task.train) / tc.batch_size)
     total = tc.max_steps or max(1, math.ceil(tc.epochs * steps_per_epoch))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(tc, total))
@@ -159,17 +165,20 @@ def train_placement(
     gen = torch.Generator().manual_seed(tc.seed)
 
     curve: list[EvalPoint] = []
-    step, running, running_n = 0, 0.0, 0
+    # On a GPU, reading the loss every step would stall the queue of kernels: the running loss
+    # stays on the device and its finiteness is checked at each evaluation (every step on CPU).
+    check_every_step = device.type == "cpu"
+    step, running, running_n = 0, torch.zeros((), dtype=torch.float64, device=device), 0
     prefix = cached_prefix(tc, backbone, task, model, device)
     while step < total:
         for idx in task.train.index_batches(tc.batch_size, shuffle=True, generator=gen):
             model.train()
             inputs, labels = task.train.take(idx)
-            inputs = {k: v.to(device) for k, v in inputs.items()}
+            inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
             logits = model(inputs, prefix("train", task.train, idx))
-            loss = nn.functional.cross_entropy(logits.float(), labels.to(device))
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss.item()} at step {step} for placement {placement or 'empty'}")
+            loss = nn.functional.cross_entropy(logits.float(), labels.to(device, non_blocking=True))
+            if check_every_step:
+                _check_finite(loss.item(), step, placement)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip:
@@ -177,13 +186,16 @@ def train_placement(
             optimizer.step()
             scheduler.step()
             step += 1
-            running += loss.item()
+            running += loss.detach()
             running_n += 1
             if step % eval_every == 0 or step == total:
+                train_loss = running.item() / running_n
+                _check_finite(train_loss, step, placement)
                 val_acc, val_loss = evaluate(model, task.validation, tc.eval_batch_size, device, prefix)
-                point = EvalPoint(step, step / steps_per_epoch, running / running_n, val_loss, val_acc,
+                point = EvalPoint(step, step / steps_per_epoch, train_loss, val_loss, val_acc,
                                   scheduler.get_last_lr()[-1])
-                running, running_n = 0.0, 0
+                running.zero_()
+                running_n = 0
                 curve.append(point)
                 if on_eval is not None:
                     on_eval(point, model)

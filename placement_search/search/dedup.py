@@ -126,7 +126,8 @@ class DeduplicatingSearcher(Searcher):
         return {k: v for k, v in self.__dict__.items() if k not in ("searcher", "space")}
 
     def set_state(self, state: dict) -> None:
-        self.__dict__.update(state)
+        # states saved before a field existed restore with its fresh default
+        self.__dict__.update({"absorbed": 0, **state})
 
     def save(self, checkpoint_path: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
