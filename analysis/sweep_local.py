@@ -60,8 +60,67 @@ def _train_one(placement_text: str, seed: int) -> dict:
             "node": node}
 
 
-def trial_key(placement_text: str, seed: int) -> str:
-    return f"local:{placement_text}:s{seed}"
+def trial_key(placement_text: str, seed: int, label: str | None = None) -> str:
+    return f"local:{label + ':' if label else ''}{placement_text}:s{seed}"
+
+
+def open_local_search(store, name: str, searcher: str, cfg, n_trials: int, options: dict) -> None:
+    """Create the search row (or check the existing one belongs to this config and searcher)."""
+    key = benchmark_key(cfg)
+    store.ensure_benchmark(key, benchmark_description(cfg))
+    if name in set(store.list_searches().get("name", [])):
+        record = store.get_search(name)
+        if record.benchmark_key != key or record.searcher != searcher:
+            raise PlacementSearchError(f"search {name} in {store.url} is not a {searcher} search of this config "
+                                       f"(benchmark key {record.benchmark_key}, this config's {key}); pass another --name")
+    else:
+        store.create_search(name, key, searcher, n_trials, cfg.to_dict(), options)
+
+
+def run_local(store, cfg, searches: dict[str, list[tuple[str, str, int]]], workers: int, threads: int = 1,
+              time_limit: float | None = None) -> None:
+    """Train every (trial key, placement, seed) not yet stored in its search, one process pool for all.
+
+    Each trial is recorded the moment it ends; a search is marked completed when the store holds
+    all its items, else interrupted (run the same command again to continue).
+    """
+    queue = []
+    for name, items in searches.items():
+        done = store.completed_trial_keys(name)
+        todo = [(name, *item) for item in items if item[0] not in done]
+        print(f"{name}: {len(items) - len(todo)} of {len(items)} trials already stored, {len(todo)} to train",
+              flush=True)
+        store.set_search_status(name, "running")
+        queue += todo
+    print(f"training {len(queue)} trials on {cfg.training.device} with {workers} workers", flush=True)
+    start, finished, total = time.perf_counter(), 0, len(queue)
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(cfg.to_dict(), threads)) as pool:
+        running = {}
+        while queue or running:
+            while queue and len(running) < 2 * workers and not (
+                    time_limit and time.perf_counter() - start > time_limit):
+                name, key, text, seed = queue.pop(0)
+                running[pool.submit(_train_one, text, seed)] = (name, key)
+            if not running:
+                break
+            ready, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in ready:
+                name, key = running.pop(future)
+                out = future.result()
+                ok = "error" not in out
+                store.record_trial(name, key, out["placement"], out["seed"], "completed" if ok else "failed",
+                                   metrics=out.get("metrics"), curve=out.get("curve", ()), error=out.get("error"),
+                                   node=out["node"])
+                finished += 1
+                acc = f"val {out['metrics']['val_accuracy']:.4f}" if ok else out["error"][:80]
+                print(f"[{finished}/{total} {time.perf_counter() - start:7.1f} s] {name}: "
+                      f"{out['placement'] or 'empty'} seed {out['seed']} {acc}", flush=True)
+    for name, items in searches.items():
+        stored = len(store.completed_trial_keys(name) & {item[0] for item in items})
+        store.set_search_status(name, "completed" if stored >= len(items) else "interrupted")
+        print(f"{name}: {stored} of {len(items)} trials stored in {store.url}", flush=True)
+    print(f"{finished} trials in {time.perf_counter() - start:.0f} s this run", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config")
     parser.add_argument("--store", required=True, help="results store URL (sqlite:///... or postgresql://...)")
     parser.add_argument("--name", help="search name (default: <config name>-exhaustive)")
+    parser.add_argument("--searcher", default="exhaustive",
+                        help="label stored with the search: 'exhaustive' is ground truth; use 'repeat' for extra "
+                             "seeds that measure noise without entering the ground truth")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--workers", type=int, default=1, help="trials trained at once (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
@@ -85,54 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     edges = list(space.validate(Placement.parse(args.edges))) if args.edges else list(space.edges)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [cfg.training.seed]
     name = args.name or f"{cfg.name}-exhaustive"
-    key = benchmark_key(cfg)
+    items = [(trial_key(str(Placement.of([e])), s), str(Placement.of([e])), s) for s in seeds for e in edges]
     store = open_store(args.store)
-    store.ensure_benchmark(key, benchmark_description(cfg))
-    wanted = {trial_key(str(Placement.of([e])), s): (str(Placement.of([e])), s) for s in seeds for e in edges}
-    existing = set(store.list_searches().get("name", []))
-    if name in existing:
-        record = store.get_search(name)
-        if record.benchmark_key != key or record.searcher != "exhaustive":
-            raise PlacementSearchError(f"search {name} in {store.url} is not an exhaustive sweep of this config "
-                                       f"(benchmark key {record.benchmark_key}, this config's {key}); pass another --name")
-    else:
-        store.create_search(name, key, "exhaustive", len(wanted), cfg.to_dict(),
-                            {"runner": "analysis/sweep_local.py", "device": args.device, "workers": args.workers,
-                             "seeds": seeds})
-    done = store.completed_trial_keys(name)
-    todo = [v for k, v in wanted.items() if k not in done]
-    print(f"{name}: {len(wanted) - len(todo)} of {len(wanted)} trials already stored, {len(todo)} to train "
-          f"on {args.device} with {args.workers} workers", flush=True)
-    store.set_search_status(name, "running")
-    start = time.perf_counter()
-    finished = 0
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(cfg.to_dict(), args.threads)) as pool:
-        queue = list(todo)
-        running = set()
-        while queue or running:
-            while queue and len(running) < 2 * args.workers and not (
-                    args.time_limit and time.perf_counter() - start > args.time_limit):
-                running.add(pool.submit(_train_one, *queue.pop(0)))
-            if not running:
-                break
-            ready, running = wait(running, return_when=FIRST_COMPLETED)
-            for future in ready:
-                out = future.result()
-                ok = "error" not in out
-                store.record_trial(name, trial_key(out["placement"], out["seed"]), out["placement"], out["seed"],
-                                   "completed" if ok else "failed", metrics=out.get("metrics"),
-                                   curve=out.get("curve", ()), error=out.get("error"), node=out["node"])
-                finished += 1
-                elapsed = time.perf_counter() - start
-                acc = f"val {out['metrics']['val_accuracy']:.4f}" if ok else out["error"][:80]
-                print(f"[{finished}/{len(todo)} {elapsed:7.1f} s] {out['placement']:>8} seed {out['seed']} {acc}",
-                      flush=True)
-    stored = len(store.completed_trial_keys(name) & set(wanted))
-    store.set_search_status(name, "completed" if stored >= len(wanted) else "interrupted")
-    print(f"{name}: {stored} of {len(wanted)} trials stored in {store.url} "
-          f"({time.perf_counter() - start:.0f} s this run)", flush=True)
+    open_local_search(store, name, args.searcher, cfg, len(items),
+                      {"runner": "analysis/sweep_local.py", "device": args.device, "workers": args.workers,
+                       "seeds": seeds})
+    run_local(store, cfg, {name: items}, args.workers, args.threads, args.time_limit)
     return 0
 
 

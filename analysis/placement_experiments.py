@@ -1,0 +1,116 @@
+"""The paper's multi-adapter experiments (issue 4), each recorded as its own search in the store.
+
+- ``<name>-gga``               GGA with K in {1, 2, 3, 6} and gamma in {0, 0.6} (gamma 0 = top-K)
+- ``<name>-random-extended``   20 random K-edge placements per K from all four edge types
+- ``<name>-random-standard``   the same from sequential + parallel edges only (the usual space)
+- ``<name>-baselines``         the linear probe, an adapter on every sub-layer (sequential-all)
+                               and one parallel to every block (parallel-all)
+
+Gradient-rank scores come from the store when it holds them for this config (else they are
+computed once and saved there), so GGA uses exactly the table the analysis correlates. Trials run
+through ``sweep_local.run_local`` (resumable: run the command again to finish an interrupted run).
+
+    python analysis/placement_experiments.py search_spaces/dinov2s_fashion.yaml \
+        --store sqlite:///analysis/results/dinov2s_fashion.sqlite --device cuda --workers 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sweep_local import open_local_search, run_local, trial_key  # noqa: E402
+
+from placement_search.config import load_config  # noqa: E402
+from placement_search.errors import PlacementSearchError  # noqa: E402
+from placement_search.placement.edges import EdgeSpace, Placement  # noqa: E402
+from placement_search.placement.selection import gga, parallel_all, random_k, sequential_all  # noqa: E402
+from placement_search.scoring import score_edges, scores_from_frame  # noqa: E402
+from placement_search.search.benchmark import score_description, score_key  # noqa: E402
+from placement_search.store import open_store  # noqa: E402
+
+KS = (1, 2, 3, 6)
+GAMMAS = (0.0, 0.6)
+RANDOM_PER_K = 20
+STANDARD_TYPES = ("sequential", "parallel")
+
+
+def stored_or_fresh_scores(cfg, store) -> dict:
+    """The score table for this config: from the store, else computed now and saved there."""
+    from placement_search.loading import load_experiment
+
+    key = score_key(cfg)
+    frame = store.load_scores(key)
+    if frame is None:
+        backbone, task = load_experiment(cfg)
+        frame = score_edges(backbone, task.train, task.num_classes, cfg.scoring).to_frame()
+        store.save_scores(key, score_description(cfg), frame)
+        print(f"scores computed and saved under {key}", flush=True)
+    return scores_from_frame(frame)
+
+
+def plans(cfg, n_points: int, scores: dict) -> dict[str, tuple[str, list[tuple[str, str, int]]]]:
+    """search suffix -> (searcher label, [(trial key, placement, seed)])."""
+    seed = cfg.training.seed
+    full = EdgeSpace(n_points, tuple(cfg.space.edge_types))
+    standard = EdgeSpace(n_points, STANDARD_TYPES)
+
+    def item(label: str, placement: Placement) -> tuple[str, str, int]:
+        return trial_key(str(placement), seed, label), str(placement), seed
+
+    out = {
+        "gga": ("gga", [item(f"K{k}:g{g}", gga(scores, full, k, g)) for k in KS for g in GAMMAS]),
+        "baselines": ("baseline", [item("probe", Placement()), item("sequential-all", sequential_all(full)),
+                                   item("parallel-all", parallel_all(full))]),
+    }
+    for suffix, space in (("random-extended", full), ("random-standard", standard)):
+        out[suffix] = ("random", [item(f"K{k}:r{i}", random_k(space, k, seed=1000 * k + i))
+                                  for k in KS for i in range(RANDOM_PER_K)])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", default=None, help="comma-separated subset of: gga, baselines, random-extended, "
+                                                     "random-standard")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    parser.add_argument("--time-limit", type=float, default=None)
+    args = parser.parse_args(argv)
+
+    cfg = load_config(args.config, [*args.overrides, f"training.device={args.device}"])
+    store = open_store(args.store)
+    from placement_search.loading import cached_backbone
+
+    n_points = cached_backbone(cfg.backbone).num_points
+    all_plans = plans(cfg, n_points, stored_or_fresh_scores(cfg, store))
+    chosen = args.only.split(",") if args.only else list(all_plans)
+    unknown = [c for c in chosen if c not in all_plans]
+    if unknown:
+        raise PlacementSearchError(f"unknown experiment {unknown[0]!r}; choose from {', '.join(all_plans)}")
+    searches = {}
+    for suffix in chosen:
+        searcher, items = all_plans[suffix]
+        name = f"{cfg.name}-{suffix}"
+        open_local_search(store, name, searcher, cfg, len(items),
+                          {"runner": "analysis/placement_experiments.py", "device": args.device,
+                           "ks": list(KS), "gammas": list(GAMMAS)})
+        searches[name] = items
+    run_local(store, cfg, searches, args.workers, args.threads, args.time_limit)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except PlacementSearchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
