@@ -113,3 +113,23 @@ def plot_edge_type_box(ground_truth_frame: pd.DataFrame, value: str = "val_accur
     ax.set_title(title or "single-edge accuracy by edge type")
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def plot_calibration(calibration: pd.DataFrame, title: str = "") -> Figure:
+    """Spearman of gradient rank vs accuracy against rtol: one line per pooling (mean over scoring
+    seeds), the band spanning the seeds' lowest and highest."""
+    fig = _figure((6.0, 4.0))
+    ax = fig.add_subplot()
+    cycle = colormaps["tab10"]
+    for i, (pooling, c) in enumerate(calibration.groupby("pooling", sort=True)):
+        s = c.groupby("rtol")["spearman"].agg(["mean", "min", "max"]).sort_index()
+        ax.plot(s.index, s["mean"], marker="o", color=cycle(i), label=f"pooling {pooling}")
+        ax.fill_between(s.index, s["min"], s["max"], color=cycle(i), alpha=0.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("rtol (singular values above rtol · σ_max count)")
+    ax.set_ylabel("Spearman, rank vs val accuracy")
+    ax.set_title(title or "gradient-rank calibration")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return fig

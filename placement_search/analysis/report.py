@@ -18,6 +18,7 @@ import pandas as pd
 
 from placement_search.analysis.correlation import cross_task_correlation, join_scores, rank_accuracy_correlation
 from placement_search.analysis.loading import Results, load_results, matching_score_keys
+from placement_search.analysis.experiments import multi_adapter_table, seed_noise
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
@@ -174,6 +175,22 @@ def _benchmark_section(page: _Page, results: Results, key: str, n_boot: int) -> 
     cols = ["placement", "type", "val_accuracy_mean", "val_accuracy_std", "test_accuracy_mean", "n_seeds"]
     page.table(top_edges(gt)[cols], p + "top_edges.csv", "The 10 best single edges by mean val accuracy.")
 
+    trials = results.trials[results.trials["benchmark_key"] == key]
+    noise = seed_noise(trials, n_boot=min(n_boot, 1000))
+    if len(noise):
+        page.heading(3, "Training noise")
+        page.para("Single edges trained again with another seed: trial_sd (= sd of the paired difference / sqrt 2) "
+                  "is one trial's noise; spread_sd is how much accuracy varies across edges. Differences between "
+                  "single placements smaller than about 2 x trial_sd are not resolved.")
+        page.table(noise, p + "seed_noise.csv", "Seed-to-seed agreement of single-edge accuracy.")
+    multi = multi_adapter_table(trials, optimum(gt))
+    if len(multi):
+        page.heading(3, "Several adapters: GGA, random placements and baselines")
+        page.para("Mean, sd and best val/test accuracy per search, variant and number of adapters K; the last "
+                  "column compares the mean val accuracy with the best single edge (selected on val accuracy, so "
+                  "that optimum is biased upwards).")
+        page.table(multi, p + "multi_adapter.csv", "Multi-adapter placements.")
+
     # ------------------------------------------------------------------ scores
     page.heading(3, "Gradient rank vs accuracy")
     keys = [k for k in matching_score_keys(desc, results.score_sets) if k in results.scores]
@@ -200,7 +217,6 @@ def _benchmark_section(page: _Page, results: Results, key: str, n_boot: int) -> 
 
     # ------------------------------------------------------------------ regret
     page.heading(3, "Searchers vs the exhaustive optimum")
-    trials = results.trials[results.trials["benchmark_key"] == key]
     curves = regret_curves(trials, gt)
     if curves.empty:
         page.note("No replay searches under this key: run `placement-search run CONFIG --searcher random "
