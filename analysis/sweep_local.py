@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument("--seeds", default=None, help="comma-separated training seeds (default: the config's)")
     parser.add_argument("--edges", default=None, help="comma-separated subset, e.g. '0->0,3->1' (default: all)")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="every N-th edge of the (canonical order of the) space or of --edges: a spread subset")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--time-limit", type=float, default=None, help="stop submitting after this many seconds")
     args = parser.parse_args(argv)
@@ -145,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     space = EdgeSpace(cached_backbone(cfg.backbone).num_points, tuple(cfg.space.edge_types))
     edges = list(space.validate(Placement.parse(args.edges))) if args.edges else list(space.edges)
+    edges = edges[::args.every]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [cfg.training.seed]
     name = args.name or f"{cfg.name}-exhaustive"
     items = [(trial_key(str(Placement.of([e])), s), str(Placement.of([e])), s) for s in seeds for e in edges]
