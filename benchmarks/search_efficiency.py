@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from placement_search.analysis.regret import trials_to_top_fraction  # noqa: E402
-from placement_search.config import config_from_dict  # noqa: E402
+from placement_search.config import apply_override, config_from_dict  # noqa: E402
 from placement_search.search.service import RunOptions, run_search  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
 from placement_search.store.store import GROUND_TRUTH_SEARCHER  # noqa: E402
@@ -46,17 +46,19 @@ def ground_truth_search(store) -> tuple[str, dict]:
     return row["name"], store.get_search(row["name"]).config
 
 
-def replay_all(store_path: Path, seeds: int, budget: int, fraction: float) -> None:
+def replay_all(store_path: Path, seeds: int, budget: int, fraction: float, overrides: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / store_path.name
         shutil.copy(store_path, copy)
         url = f"sqlite:///{copy}"
         store = open_store(url)
         gt_name, cfg_dict = ground_truth_search(store)
+        for item in overrides:  # e.g. scoring.pooling=mean: settings outside the benchmark key
+            apply_override(cfg_dict, item)
         cfg = config_from_dict(cfg_dict)
         cfg.space.k, cfg.space.k_max = 1, None  # the ground truth holds single edges
         gt = store.ground_truth(store.get_search(gt_name).benchmark_key)
-        print(f"{store_path.name}: ground truth {gt_name}, {len(gt)} single edges; "
+        print(f"{store_path.name}: ground truth {gt_name}{' with ' + ', '.join(overrides) if overrides else ''}, {len(gt)} single edges; "
               f"{seeds} seeds x {len(SEARCHERS)} searchers, budget {budget} trials each", flush=True)
         key = store.get_search(gt_name).benchmark_key
         for searcher in SEARCHERS:
@@ -85,10 +87,12 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=60, help="trials per replayed search")
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--smoke-test", action="store_true", help="5 seeds")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="change the replayed searches' config, e.g. scoring.pooling=mean (gga-tpe's scores)")
     args = parser.parse_args()
     stores = [Path(s.removeprefix("sqlite:///")) for s in args.store] if args.store else DEFAULT_STORES
     for path in stores:
-        replay_all(path, 5 if args.smoke_test else args.seeds, args.budget, args.fraction)
+        replay_all(path, 5 if args.smoke_test else args.seeds, args.budget, args.fraction, args.overrides)
     return 0
 
 
