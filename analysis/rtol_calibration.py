@@ -3,7 +3,8 @@
 Scores every edge with each pooling (``tokens``, ``mean``) and three scoring seeds (other batches
 and other head draws), then correlates the rank at each tolerance with the single-edge accuracy.
 Writes ``<out>/<config>_rtol_calibration.csv`` (every combination, with bootstrap CIs),
-``..._rtol_summary.csv`` (per pooling and rtol over seeds), ``..._score_agreement.csv`` and a plot.
+``..._rtol_summary.csv`` (per pooling and rtol over seeds), ``..._score_agreement.csv`` and a plot,
+and saves two score tables in the store: the preset's setting and the best-calibrated one.
 
     python analysis/rtol_calibration.py search_spaces/minilm_trec6.yaml --store sqlite:///analysis/results/minilm_trec6.sqlite
     python analysis/rtol_calibration.py search_spaces/dinov2s_fashion.yaml --store sqlite:///analysis/results/dinov2s_fashion.sqlite
@@ -21,8 +22,8 @@ from placement_search.analysis.calibration import calibration_summary, rtol_cali
 from placement_search.analysis.plots import plot_calibration  # noqa: E402
 from placement_search.config import ScoringConfig, load_config  # noqa: E402
 from placement_search.loading import load_experiment  # noqa: E402
-from placement_search.scoring import score_edges  # noqa: E402
-from placement_search.search.benchmark import benchmark_key  # noqa: E402
+from placement_search.scoring import EdgeScores, score_edges  # noqa: E402
+from placement_search.search.benchmark import benchmark_key, score_description, score_key  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
 
 POOLINGS = ("tokens", "mean")
@@ -56,6 +57,15 @@ def main() -> int:
     agreement.to_csv(f"{stem}_score_agreement.csv", index=False)
     plot_calibration(calibration, f"{cfg.name}: gradient rank vs single-edge accuracy").savefig(
         f"{stem}_calibration.png", dpi=110, bbox_inches="tight")
+    # keep the preset's table and the calibrated one in the store: the report correlates both
+    store = open_store(args.store)
+    best = summary.iloc[0]
+    for pooling, rtol in ((cfg.scoring.pooling, cfg.scoring.rtol), (best["pooling"], float(best["rtol"]))):
+        variant = load_config(args.config, [f"scoring.pooling={pooling}", f"scoring.rtol={rtol}"])
+        spectra = tables[(pooling, cfg.scoring.seed)]
+        table = EdgeScores(spectra.singular_values, rtol, config=vars(variant.scoring).copy())
+        store.save_scores(score_key(variant), score_description(variant), table.to_frame())
+        print(f"saved score table pooling={pooling} rtol={rtol:g} as {score_key(variant)}")
     print(summary.to_string(index=False))
     print(agreement.groupby("pooling")["spearman"].agg(["mean", "min"]).to_string())
     return 0
