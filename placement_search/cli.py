@@ -154,7 +154,7 @@ def cmd_train(cfg, args) -> None:
     print(f"training placement {str(placement) or 'empty'} ({len(placement)} adapters) on "
           f"{task.name}: {len(task.train)} train / {len(task.validation)} val / {len(task.test)} test")
 
-    def show(point, model):
+    def show(point, model, state):
         print(f"  step {point.step:>5}  epoch {point.epoch:5.2f}  train loss {point.train_loss:.4f}  "
               f"val loss {point.val_loss:.4f}  val acc {point.val_accuracy:.4f}", flush=True)
 

@@ -3,14 +3,17 @@
 ``train_placement`` is the unit of work every search trial runs. It is seeded and deterministic on
 CPU (the backbone runs in eval mode, batch order and initialisation come from ``training.seed``),
 evaluates on validation every ``eval_every`` steps (default: once per epoch) so schedulers can stop
-bad placements early, and on test once at the end.
+bad placements early, and on test once at the end. Each evaluation can snapshot a :class:`TrainState`
+from which a retried trial continues exactly where the run stood.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Callable
 
 import torch
@@ -57,6 +60,33 @@ class TrainResult:
         out = asdict(self)
         out.pop("curve")
         return out
+
+
+@dataclass
+class TrainState:
+    """Where a run stood at an evaluation: enough to continue it exactly (a retried trial).
+
+    The batch order is replayed rather than stored: ``epoch_rng`` is the shuffling generator's
+    state when the current pass over the training split began and ``batch`` counts the batches of
+    that pass already trained, so a resumed run draws the same permutation and skips them; this
+    holds at epoch ends and at evaluations inside an epoch (``eval_every`` below an epoch) alike.
+    """
+
+    weights: dict[str, torch.Tensor]  # trainable_state(model): adapters + head
+    optimizer: dict
+    scheduler: dict
+    step: int
+    batch: int
+    epoch_rng: torch.Tensor
+    curve: list[EvalPoint]
+    running_loss: float = 0.0  # train-loss sum and count since the last evaluation
+    running_n: int = 0
+    elapsed_s: float = 0.0  # wall time of the run so far, so a resumed run reports the whole run's
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """What a placement's training produced: adapter and head weights (the backbone is frozen)."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("backbone.")}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -141,12 +171,16 @@ def train_placement(
     placement: Placement,
     backbone: Backbone,
     task: TaskData,
-    on_eval: Callable[[EvalPoint, PlacedModel], None] | None = None,
+    on_eval: Callable[[EvalPoint, PlacedModel, Callable[[], TrainState]], None] | None = None,
+    resume: TrainState | None = None,
 ) -> tuple[TrainResult, PlacedModel]:
     """Train ``placement`` and return its metrics and the trained model.
 
-    ``on_eval`` is called after every validation (Tune reporting, checkpoints, learning curves).
-    Raises :class:`TrainingDiverged` on a non-finite loss.
+    ``on_eval(point, model, state)`` is called after every validation (Tune reporting, checkpoints,
+    learning curves); ``state()`` snapshots the run (a copy, built only when asked for: logging
+    alone should not pay for it). ``resume`` continues from such a snapshot: the result, curve and
+    weights are those an uninterrupted run reaches. Raises :class:`TrainingDiverged` on a
+    non-finite loss.
     """
     tc = cfg.training
     device = resolve_device(tc.device)
@@ -169,9 +203,28 @@ def train_placement(
     # stays on the device and its finiteness is checked at each evaluation (every step on CPU).
     check_every_step = device.type == "cpu"
     step, running, running_n = 0, torch.zeros((), dtype=torch.float64, device=device), 0
+    epoch_rng, batch = gen.get_state(), 0  # the pass in progress: shuffling state at its start, batches done
+    elapsed_before = 0.0
+    if resume is not None:
+        missing, unexpected = model.load_state_dict(resume.weights, strict=False)
+        if unexpected or any(not k.startswith("backbone.") for k in missing):
+            raise ValueError(f"the saved training state does not fit placement {placement or 'empty'}")
+        optimizer.load_state_dict(resume.optimizer)
+        scheduler.load_state_dict(resume.scheduler)
+        step, batch, epoch_rng, curve = resume.step, resume.batch, resume.epoch_rng, list(resume.curve)
+        running += resume.running_loss
+        running_n, elapsed_before = resume.running_n, resume.elapsed_s
+
+    def state() -> TrainState:
+        return TrainState(trainable_state(model), copy.deepcopy(optimizer.state_dict()),
+                          copy.deepcopy(scheduler.state_dict()), step, batch, epoch_rng.clone(), list(curve),
+                          running.item(), running_n, elapsed_before + time.perf_counter() - start)
+
     prefix = cached_prefix(tc, backbone, task, model, device)
     while step < total:
-        for idx in task.train.index_batches(tc.batch_size, shuffle=True, generator=gen):
+        gen.set_state(epoch_rng)
+        batches = task.train.index_batches(tc.batch_size, shuffle=True, generator=gen)
+        for idx in islice(batches, batch, None):
             model.train()
             inputs, labels = task.train.take(idx)
             inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
@@ -186,6 +239,7 @@ def train_placement(
             optimizer.step()
             scheduler.step()
             step += 1
+            batch += 1
             running += loss.detach()
             running_n += 1
             if step % eval_every == 0 or step == total:
@@ -198,9 +252,11 @@ def train_placement(
                 running_n = 0
                 curve.append(point)
                 if on_eval is not None:
-                    on_eval(point, model)
+                    on_eval(point, model, state)
             if step >= total:
                 break
+        else:  # the pass is over: the next one draws its order from the generator as it is now
+            epoch_rng, batch = gen.get_state(), 0
 
     test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device, prefix, "test")
     last = curve[-1]
@@ -215,7 +271,7 @@ def train_placement(
         num_trainable_params=model.num_trainable_parameters(),
         num_adapter_params=sum(p.numel() for p in adapter_params),
         steps=step,
-        wall_time_s=time.perf_counter() - start,
+        wall_time_s=elapsed_before + time.perf_counter() - start,
         curve=curve,
     )
     return result, model

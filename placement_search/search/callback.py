@@ -2,7 +2,8 @@
 
 Writes happen on the driver (never in workers), one transaction per finished trial, keyed by
 Tune's trial id: a trial re-run after ``resume`` or a retry writes nothing the second time.
-Learning curves are collected from the intermediate reports as they arrive.
+Learning curves are collected from the intermediate reports as they arrive, by step, so a retried
+trial that resumed from a checkpoint (and reports only the later steps again) keeps one full curve.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ class StoreCallback(tune.Callback):
         if "step" in result and "val_accuracy" in result and "reused_from" not in result:
             self._curves[trial.trial_id][int(result["step"])] = {f: result.get(f) for f in CURVE_FIELDS}
 
+    def _curve(self, trial, result: dict) -> list[dict]:
+        """The trial's curve, in step order. A trial that resumed from a checkpoint after the driver
+        itself was restored reported only its later points here; the earlier ones come from the
+        curve its last checkpoint holds."""
+        points = self._curves.pop(trial.trial_id, {})
+        if result.get("resumed_from_step") and trial.checkpoint is not None:
+            from placement_search.search.trainable import load_train_state
+
+            with trial.checkpoint.as_directory() as folder:
+                state = load_train_state(folder)
+            saved = {p.step: {f: getattr(p, f) for f in CURVE_FIELDS} for p in state.curve} if state else {}
+            points = {**saved, **points}
+        return [points[step] for step in sorted(points)]
+
     def _identity(self, trial) -> tuple[str, int]:
         result = trial.last_result or {}
         if "placement" in result:
@@ -71,7 +86,7 @@ class StoreCallback(tune.Callback):
             status = "reused"
             first = self.store.find_trial(self.search_name, placement, seed)
             reused_from = first["trial_id"] if first else None
-        curve = [] if status == "reused" else list(self._curves.pop(trial.trial_id, {}).values())
+        curve = [] if status == "reused" else self._curve(trial, result)
         self.store.record_trial(self.search_name, trial.trial_id, placement, seed, status, metrics=result,
                                 curve=curve, reused_from=reused_from, node=result.get("node"))
 
@@ -80,7 +95,7 @@ class StoreCallback(tune.Callback):
         # Tune has just written the error to the trial's local folder (storage sync comes later)
         path = trial.error_file
         text = Path(path).read_text() if path and Path(path).is_file() else None
-        curve = list(self._curves.pop(trial.trial_id, {}).values())
+        curve = self._curve(trial, trial.last_result or {})
         self.store.record_trial(self.search_name, trial.trial_id, placement, seed, "failed",
                                 metrics=trial.last_result or {}, curve=curve, error=error_summary(text),
                                 node=(trial.last_result or {}).get("node"))

@@ -46,8 +46,7 @@ def export_search(name: str, out: Path, store_url: str | None = None) -> Path:
     from placement_search.loading import load_experiment
     from placement_search.search.service import summarize
     from placement_search.store import open_store
-    from placement_search.training import train_placement
-    from placement_search.search.trainable import trainable_state
+    from placement_search.training import train_placement, trainable_state
 
     store = open_store(store_url)
     record = store.get_search(name)

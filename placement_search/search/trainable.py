@@ -2,10 +2,13 @@
 
 Runs in a Ray worker process. The backbone and task are loaded once per process
 (``loading.load_experiment``) and reused by every later trial on it (``reuse_actors``). Each
-validation is reported with a checkpoint of the trainable weights (adapters + head), so schedulers
-can stop weak placements early and a retried trial can be exported or inspected; the last report
-adds the test metrics. A trial whose placement the search already trained carries ``reuse`` in its
-config (put there by the driver) and reports the stored metrics without training.
+validation is reported with a checkpoint: the trainable weights (adapters + head,
+``model.safetensors``) and the rest of the training state (``train_state.pt``: optimizer, schedule,
+batch position, curve). Schedulers can stop weak placements early, and a trial Tune retries
+(``search.max_failures``) continues from its last checkpoint instead of starting over; its reports
+then carry ``resumed_from_step``. The last report adds the test metrics. A trial whose placement the
+search already trained carries ``reuse`` in its config (put there by the driver) and reports the
+stored metrics without training.
 """
 
 from __future__ import annotations
@@ -18,27 +21,50 @@ from pathlib import Path
 
 import torch
 from ray import tune
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from placement_search.config import config_from_dict
 from placement_search.loading import load_experiment
 from placement_search.placement.edges import EdgeSpace
 from placement_search.search.encoding import decode_placement
-from placement_search.training import EvalPoint, train_placement
+from placement_search.training import EvalPoint, TrainState, train_placement
 
 #: test hook: placements (canonical text, ';'-separated) whose training is made to diverge
 INJECT_NAN_ENV = "PLACEMENT_SEARCH_INJECT_NAN"
+#: test hook: "PLACEMENT@STEP" (';'-separated) makes a trial of PLACEMENT raise once, right after the
+#: evaluation at STEP is reported; a marker in the trial folder keeps its retry from crashing again
+INJECT_CRASH_ENV = "PLACEMENT_SEARCH_INJECT_CRASH"
 
+WEIGHTS_FILE, STATE_FILE = "model.safetensors", "train_state.pt"
 
-def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """What a placement's training produced: adapter and head weights (the backbone is frozen)."""
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.startswith("backbone.")}
-
-
-def _checkpoint(model: torch.nn.Module, meta: dict[str, str]) -> tune.Checkpoint:
+def _checkpoint(state: TrainState, meta: dict[str, str]) -> tune.Checkpoint:
     folder = Path(tempfile.mkdtemp(prefix="placement-ckpt-"))
-    save_file(trainable_state(model), str(folder / "model.safetensors"), metadata=meta)
+    save_file(state.weights, str(folder / WEIGHTS_FILE), metadata=meta)
+    rest = {**vars(state), "weights": None, "curve": [vars(p) for p in state.curve]}
+    torch.save(rest, folder / STATE_FILE)
     return tune.Checkpoint.from_directory(str(folder))
+
+
+def load_train_state(folder: str | Path) -> TrainState | None:
+    """The training state of a checkpoint folder, or None for one without it (weights only)."""
+    folder = Path(folder)
+    if not (folder / STATE_FILE).is_file():
+        return None
+    rest = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+    rest["curve"] = [EvalPoint(**p) for p in rest["curve"]]
+    return TrainState(**{**rest, "weights": load_file(str(folder / WEIGHTS_FILE))})
+
+
+def _crash_injected(placement: str, step: int) -> bool:
+    """True the first time this trial reaches an evaluation named in ``INJECT_CRASH_ENV``."""
+    if f"{placement}@{step}" not in os.environ.get(INJECT_CRASH_ENV, "").split(";"):
+        return False
+    marker = Path(tune.get_context().get_trial_dir()) / f"injected-crash-{step}"
+    if marker.exists():
+        return False
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    return True
 
 
 def run_trial(config: dict, cfg_dict: dict) -> None:
@@ -62,10 +88,21 @@ def run_trial(config: dict, cfg_dict: dict) -> None:
         cfg.adapter.scale = float("nan")
     meta = {"placement": text, "seed": str(seed), "benchmark": cfg.name}
     common = {"placement": text, "seed": seed, "k": len(placement), "node": node}
+    resume = None
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            resume = load_train_state(folder)
+    if resume is not None:
+        common["resumed_from_step"] = resume.step
+    latest = [resume]  # the state of the last evaluation, which the final report checkpoints again
 
-    def report(point: EvalPoint, model) -> None:
-        tune.report({**vars(point), **common}, checkpoint=_checkpoint(model, meta))
+    def report(point: EvalPoint, model, state) -> None:
+        latest[0] = state()
+        tune.report({**vars(point), **common}, checkpoint=_checkpoint(latest[0], meta))
+        if _crash_injected(text, point.step):
+            raise RuntimeError(f"injected crash after step {point.step} ({INJECT_CRASH_ENV})")
 
-    result, model = train_placement(cfg, placement, backbone, task, on_eval=report)
+    result, _ = train_placement(cfg, placement, backbone, task, on_eval=report, resume=resume)
     tune.report({**result.metrics(), **common, "step": result.steps, "done": True},
-                checkpoint=_checkpoint(model, meta))
+                checkpoint=_checkpoint(latest[0], meta))
