@@ -29,28 +29,13 @@ from placement_search.config import load_config  # noqa: E402
 from placement_search.errors import PlacementSearchError  # noqa: E402
 from placement_search.placement.edges import EdgeSpace, Placement  # noqa: E402
 from placement_search.placement.selection import gga, parallel_all, random_k, sequential_all  # noqa: E402
-from placement_search.scoring import score_edges, scores_from_frame  # noqa: E402
-from placement_search.search.benchmark import score_description, score_key  # noqa: E402
+from placement_search.scoring import stored_or_computed_scores  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
 
 KS = (1, 2, 3, 6)
 GAMMAS = (0.0, 0.6)
 RANDOM_PER_K = 20
 STANDARD_TYPES = ("sequential", "parallel")
-
-
-def stored_or_fresh_scores(cfg, store) -> dict:
-    """The score table for this config: from the store, else computed now and saved there."""
-    from placement_search.loading import load_experiment
-
-    key = score_key(cfg)
-    frame = store.load_scores(key)
-    if frame is None:
-        backbone, task = load_experiment(cfg)
-        frame = score_edges(backbone, task.train, task.num_classes, cfg.scoring).to_frame()
-        store.save_scores(key, score_description(cfg), frame)
-        print(f"scores computed and saved under {key}", flush=True)
-    return scores_from_frame(frame)
 
 
 def plans(cfg, n_points: int, scores: dict) -> dict[str, tuple[str, list[tuple[str, str, int]]]]:
@@ -91,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from placement_search.loading import cached_backbone
 
     n_points = cached_backbone(cfg.backbone).num_points
-    all_plans = plans(cfg, n_points, stored_or_fresh_scores(cfg, store))
+    all_plans = plans(cfg, n_points, stored_or_computed_scores(cfg, store))
     chosen = args.only.split(",") if args.only else list(all_plans)
     unknown = [c for c in chosen if c not in all_plans]
     if unknown:

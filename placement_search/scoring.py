@@ -212,3 +212,18 @@ def naive_edge_spectrum(
     weight = model.adapters[adapter_key(edge.source, edge.destination)].up.weight
     (grad,) = torch.autograd.grad(loss, [weight])
     return torch.linalg.svdvals(grad)
+
+
+def stored_or_computed_scores(cfg, store) -> dict[Edge, float]:
+    """The config's edge -> rank table from the results store, or computed now and saved there,
+    so every search and analysis of one backbone and task uses the same table."""
+    from placement_search.loading import load_experiment
+    from placement_search.search.benchmark import score_description, score_key
+
+    key = score_key(cfg)
+    frame = store.load_scores(key)
+    if frame is None:
+        backbone, task = load_experiment(cfg)
+        frame = score_edges(backbone, task.train, task.num_classes, cfg.scoring).to_frame()
+        store.save_scores(key, score_description(cfg), frame)
+    return scores_from_frame(frame)

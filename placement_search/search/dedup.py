@@ -126,8 +126,11 @@ class DeduplicatingSearcher(Searcher):
         return {k: v for k, v in self.__dict__.items() if k not in ("searcher", "space")}
 
     def set_state(self, state: dict) -> None:
+        """Restore a saved state, then reconcile with the store. Tune's ``Tuner.restore`` calls this
+        (it saves and restores wrapper searchers through get_state/set_state, not save/restore)."""
         # states saved before a field existed restore with its fresh default
         self.__dict__.update({"absorbed": 0, **state})
+        self.reconcile_with_store()
 
     def save(self, checkpoint_path: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
@@ -147,4 +150,3 @@ class DeduplicatingSearcher(Searcher):
             with open(inner, "wb") as f:
                 f.write(saved["inner"])
             self.searcher.restore(inner)
-        self.reconcile_with_store()

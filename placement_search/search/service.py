@@ -22,7 +22,7 @@ from placement_search.config import Config, config_from_dict
 from placement_search.errors import PlacementSearchError
 from placement_search.placement.edges import EdgeSpace, Placement
 from placement_search.placement.selection import Scores
-from placement_search.search.benchmark import benchmark_description, benchmark_key, score_description, score_key
+from placement_search.search.benchmark import benchmark_description, benchmark_key
 from placement_search.search.dedup import DeduplicatingSearcher
 from placement_search.search.encoding import decode_placement
 from placement_search.search.searchers import METRIC, make_searcher, parse_searcher
@@ -46,6 +46,9 @@ class RunOptions:
     max_concurrent: int | None = None
     storage_path: str | None = None
     verbose: int = 1
+    #: keep a trial's Ray actor (its worker process, with the backbone and task loaded) for the
+    #: next trial; False starts a fresh actor per trial (only benchmarks/service_overhead.py uses it)
+    reuse_actors: bool = True
 
 
 def _default_name(cfg: Config, searcher: str) -> str:
@@ -71,18 +74,9 @@ def score_provider(cfg: Config, store: ResultsStore) -> Callable[[], Scores]:
 
     def scores() -> Scores:
         if "s" not in cache:
-            from placement_search.scoring import scores_from_frame
+            from placement_search.scoring import stored_or_computed_scores
 
-            key = score_key(cfg)
-            frame = store.load_scores(key)
-            if frame is None:
-                from placement_search.loading import load_experiment
-                from placement_search.scoring import score_edges
-
-                backbone, task = load_experiment(cfg)
-                frame = score_edges(backbone, task.train, task.num_classes, cfg.scoring).to_frame()
-                store.save_scores(key, score_description(cfg), frame)
-            cache["s"] = scores_from_frame(frame)
+            cache["s"] = stored_or_computed_scores(cfg, store)
         return cache["s"]
 
     return scores
@@ -264,7 +258,7 @@ def _tune(cfg: Config, store: ResultsStore, name: str, searcher, n_trials: int, 
             scheduler=_scheduler(cfg),
             num_samples=n_trials,
             max_concurrent_trials=opts.max_concurrent or cfg.search.max_concurrent,
-            reuse_actors=True,
+            reuse_actors=opts.reuse_actors,
         ),
         run_config=_run_config(cfg, store, name, space, storage, opts.verbose),
     )
