@@ -60,6 +60,10 @@ def test_random_search_records_every_trial_with_curves(ray_instance, tmp_path):
     assert curves.groupby("trial_id").size().eq(6).all()  # one point per epoch
     assert store.get_search("rnd").status == "completed"
     assert summary.best_placement in set(trials["placement"])
+    # monitoring: every trial folder (named after the search) holds TensorBoard event files with the metrics
+    events = list((tmp_path / "tune" / "rnd").glob("*/events.out.tfevents.*"))
+    assert len(events) == 4
+    assert all(b"val_accuracy" in e.read_bytes() for e in events)
 
 
 def test_exhaustive_sweep_records_a_failing_trial_and_goes_on(ray_instance, tmp_path):
