@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +17,7 @@ import torch
 from placement_search.config import load_config
 from placement_search.loading import load_experiment
 from placement_search.placement.edges import EdgeSpace, Placement
-from placement_search.search.trainable import INJECT_CRASH_ENV, _checkpoint, load_train_state
+from placement_search.search.trainable import INJECT_CRASH_ENV, load_train_state, save_train_state
 from placement_search.store import open_store
 from placement_search.training import train_placement, trainable_state
 
@@ -37,9 +37,9 @@ def train(cfg, placement: str, resume=None):
     states = {}
 
     def keep(point, model, state):
-        folder = _checkpoint(state(), {}).path
-        states[point.step] = load_train_state(folder)
-        shutil.rmtree(folder)
+        with tempfile.TemporaryDirectory() as folder:
+            save_train_state(state(), {}, folder)
+            states[point.step] = load_train_state(folder)
 
     result, model = train_placement(cfg, Placement.parse(placement), backbone, task, on_eval=keep, resume=resume)
     return result, trainable_state(model), states
@@ -89,11 +89,11 @@ def test_store_curve_of_a_trial_resumed_after_a_driver_restart(tmp_path):
     final = states[2 * STEPS_PER_EPOCH]
     last = {**vars(result.curve[-1]), **result.metrics(), "placement": "1->2", "seed": 0,
             "resumed_from_step": STEPS_PER_EPOCH, "done": True}
-    checkpoint = _checkpoint(final, {})
+    save_train_state(final, {}, tmp_path)
+    checkpoint = tune.Checkpoint.from_directory(str(tmp_path))
     trial = SimpleNamespace(trial_id="t1", last_result=last, checkpoint=checkpoint)
     callback.on_trial_result(0, [], trial, last)
     callback.on_trial_complete(0, [], trial)
-    shutil.rmtree(checkpoint.path)
     curve = store.curves_frame("s")
     assert list(curve["step"]) == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
     assert list(curve["val_accuracy"]) == [p.val_accuracy for p in result.curve]

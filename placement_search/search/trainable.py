@@ -37,12 +37,20 @@ INJECT_CRASH_ENV = "PLACEMENT_SEARCH_INJECT_CRASH"
 
 WEIGHTS_FILE, STATE_FILE = "model.safetensors", "train_state.pt"
 
-def _checkpoint(state: TrainState, meta: dict[str, str]) -> tune.Checkpoint:
-    folder = Path(tempfile.mkdtemp(prefix="placement-ckpt-"))
+def save_train_state(state: TrainState, meta: dict[str, str], folder: str | Path) -> None:
+    """Write a checkpoint folder: trainable weights (safetensors, ``export`` reads them) + the rest."""
+    folder = Path(folder)
     save_file(state.weights, str(folder / WEIGHTS_FILE), metadata=meta)
     rest = {**vars(state), "weights": None, "curve": [vars(p) for p in state.curve]}
     torch.save(rest, folder / STATE_FILE)
-    return tune.Checkpoint.from_directory(str(folder))
+
+
+def _report(metrics: dict, state: TrainState, meta: dict[str, str]) -> None:
+    """Report with a checkpoint of ``state``; Tune copies the folder into the trial's storage before
+    ``report`` returns, so the temporary folder goes away right after (Ray's documented pattern)."""
+    with tempfile.TemporaryDirectory(prefix="placement-ckpt-") as tmp:
+        save_train_state(state, meta, tmp)
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
 
 
 def load_train_state(folder: str | Path) -> TrainState | None:
@@ -99,10 +107,9 @@ def run_trial(config: dict, cfg_dict: dict) -> None:
 
     def report(point: EvalPoint, model, state) -> None:
         latest[0] = state()
-        tune.report({**vars(point), **common}, checkpoint=_checkpoint(latest[0], meta))
+        _report({**vars(point), **common}, latest[0], meta)
         if _crash_injected(text, point.step):
             raise RuntimeError(f"injected crash after step {point.step} ({INJECT_CRASH_ENV})")
 
     result, _ = train_placement(cfg, placement, backbone, task, on_eval=report, resume=resume)
-    tune.report({**result.metrics(), **common, "step": result.steps, "done": True},
-                checkpoint=_checkpoint(latest[0], meta))
+    _report({**result.metrics(), **common, "step": result.steps, "done": True}, latest[0], meta)
