@@ -51,9 +51,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke-test", action="store_true")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--per-type", type=int, default=None, metavar="N",
+                        help="N edges of each type instead of the fixed 32-edge subset (a quicker, smaller sample)")
     args = parser.parse_args()
     preset = "tiny.yaml" if args.smoke_test else "minilm_trec6.yaml"
     per_type = {k: 2 for k in PER_TYPE} if args.smoke_test else PER_TYPE
+    if args.per_type:
+        per_type = {k: args.per_type for k in PER_TYPE}
     configs = {cached: load_config(ROOT / "search_spaces" / preset,
                                    [f"training.prefix_cache={cached}", f"training.device={args.device}"])
                for cached in (False, True)}
