@@ -36,14 +36,14 @@ SEARCHERS = ("random", "tpe", "gga-tpe")
 TARGET = 1 / 3
 
 
-def ground_truth_search(store) -> tuple[str, dict]:
+def ground_truth_search(store):
     """The exhaustive search with the most trials: its config defines the benchmark."""
     searches = store.list_searches()
     sweeps = searches[searches["searcher"] == GROUND_TRUTH_SEARCHER]
     if sweeps.empty:
         raise SystemExit(f"error: {store.url} holds no exhaustive sweep; run one first")
     row = sweeps.sort_values("trials_done").iloc[-1]
-    return row["name"], store.get_search(row["name"]).config
+    return store.get_search(row["name"])
 
 
 def replay_all(store_path: Path, seeds: int, budget: int, fraction: float, overrides: list[str]) -> None:
@@ -52,15 +52,15 @@ def replay_all(store_path: Path, seeds: int, budget: int, fraction: float, overr
         shutil.copy(store_path, copy)
         url = f"sqlite:///{copy}"
         store = open_store(url)
-        gt_name, cfg_dict = ground_truth_search(store)
+        record = ground_truth_search(store)
+        gt_name, cfg_dict, key = record.name, record.config, record.benchmark_key
         for item in overrides:  # e.g. scoring.pooling=mean: settings outside the benchmark key
             apply_override(cfg_dict, item)
         cfg = config_from_dict(cfg_dict)
         cfg.space.k, cfg.space.k_max = 1, None  # the ground truth holds single edges
-        gt = store.ground_truth(store.get_search(gt_name).benchmark_key)
+        gt = store.ground_truth(key)
         print(f"{store_path.name}: ground truth {gt_name}{' with ' + ', '.join(overrides) if overrides else ''}, {len(gt)} single edges; "
               f"{seeds} seeds x {len(SEARCHERS)} searchers, budget {budget} trials each", flush=True)
-        key = store.get_search(gt_name).benchmark_key
         for searcher in SEARCHERS:
             start = time.perf_counter()
             for seed in range(seeds):
