@@ -37,7 +37,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = parser.parse_args()
     cfg = load_config(args.config)
-    gt = open_store(args.store).ground_truth(benchmark_key(cfg))
+    store = open_store(args.store)
+    gt = store.ground_truth(benchmark_key(cfg))
     if gt.empty:
         raise SystemExit(f"error: no exhaustive ground truth for {args.config} in {args.store}")
     backbone, task = load_experiment(cfg)
@@ -48,6 +49,9 @@ def main() -> int:
             tables[(pooling, seed)] = score_edges(backbone, task.train, task.num_classes, scoring, progress=False)
             print(f"scored {pooling} seed {seed}", flush=True)
     calibration = rtol_calibration(tables, gt)
+    if calibration["spearman"].isna().all():
+        raise SystemExit(f"error: no correlation is defined ({len(gt)} ground-truth edges, or constant ranks); "
+                         "calibrate against a sweep of at least 3 edges")
     summary = calibration_summary(calibration)
     agreement = score_agreement(tables, cfg.scoring.rtol)
     out = Path(args.out)
@@ -58,7 +62,6 @@ def main() -> int:
     plot_calibration(calibration, f"{cfg.name}: gradient rank vs single-edge accuracy").savefig(
         f"{stem}_calibration.png", dpi=110, bbox_inches="tight")
     # keep the preset's table and the calibrated one in the store: the report correlates both
-    store = open_store(args.store)
     best = summary.iloc[0]
     for pooling, rtol in ((cfg.scoring.pooling, cfg.scoring.rtol), (best["pooling"], float(best["rtol"]))):
         variant = load_config(args.config, [f"scoring.pooling={pooling}", f"scoring.rtol={rtol}"])

@@ -43,7 +43,8 @@ def rtol_calibration(tables: dict[tuple[str, int], EdgeScores], ground_truth: pd
 def calibration_summary(calibration: pd.DataFrame) -> pd.DataFrame:
     """Per (pooling, rtol): Spearman mean / min / max over scoring seeds, and how often it was the
     best choice of that seed (the stability of the choice)."""
-    best = calibration.loc[calibration.groupby("seed")["spearman"].idxmax(), ["pooling", "rtol"]]
+    defined = calibration.dropna(subset=["spearman"])  # a constant rank table has no correlation
+    best = defined.loc[defined.groupby("seed")["spearman"].idxmax(), ["pooling", "rtol"]]
     wins = best.value_counts().rename("best_for_seeds")
     summary = calibration.groupby(["pooling", "rtol"])["spearman"].agg(["mean", "min", "max", "count"])
     summary = summary.rename(columns={"mean": "spearman_mean", "min": "spearman_min", "max": "spearman_max",
