@@ -9,6 +9,8 @@ past the budget are computed as usual); one cache serves every trial on a worker
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from placement_search.backbones.base import Backbone
@@ -58,6 +60,20 @@ class PrefixCache:
     def clear(self) -> None:
         self._points.clear()
         self.used_bytes = 0
+
+
+class BatchPoints(Sequence):
+    """One mini-batch's rows of cached points, gathered only when read: a placement reads a few
+    of the points before its first write (its sources and that point), not all of them."""
+
+    def __init__(self, points: list[torch.Tensor], idx: torch.Tensor):
+        self.points, self.idx = points, idx
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, point: int) -> torch.Tensor:
+        return self.points[point].index_select(0, self.idx)
 
 
 _CACHES: dict[int, PrefixCache] = {}

@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -112,7 +112,7 @@ def lr_lambda(cfg: TrainingConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-PrefixFn = Callable[[str, Split, torch.Tensor], "list[torch.Tensor] | None"]
+PrefixFn = Callable[[str, Split, torch.Tensor], "Sequence[torch.Tensor] | None"]
 
 
 def no_prefix(name: str, split: Split, idx: torch.Tensor) -> None:
@@ -124,28 +124,26 @@ def cached_prefix(cfg: TrainingConfig, backbone: Backbone, task: TaskData, model
     """Batch slices of the cached plain backbone points the placement reads (or no_prefix)."""
     if not cfg.prefix_cache:
         return no_prefix
-    from placement_search.prefix_cache import cache_for
+    from placement_search.prefix_cache import BatchPoints, cache_for
 
     cache = cache_for(backbone, int(cfg.prefix_cache_gb * 2**30))
     through = model.prefix_points() - 1
 
-    def prefix(name: str, split: Split, idx: torch.Tensor) -> list[torch.Tensor]:
-        points = cache.points(f"{task.fingerprint}:{name}", split, through, device)
-        idx = idx.to(device)
-        return [p[idx] for p in points]
+    def prefix(name: str, split: Split, idx: torch.Tensor) -> BatchPoints:
+        return BatchPoints(cache.points(f"{task.fingerprint}:{name}", split, through, device), idx.to(device))
 
     return prefix
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device,
-             prefix: PrefixFn = no_prefix, name: str = "validation") -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) over a whole split."""
+             prefix: PrefixFn = no_prefix, name: str = "validation", trim: bool = False) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) over a whole split (``trim``: see data.split.trim_padding)."""
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=device)  # summed on the device: one sync per split
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    for idx in split.index_batches(batch_size):
-        inputs, labels = split.take(idx)
+    for idx in split.index_batches(batch_size, by_length=trim):
+        inputs, labels = split.take(idx, trim)
         inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
         labels = labels.to(device, non_blocking=True)
         logits = model(inputs, prefix(name, split, idx))
@@ -226,7 +224,7 @@ def train_placement(
         batches = task.train.index_batches(tc.batch_size, shuffle=True, generator=gen)
         for idx in islice(batches, batch, None):
             model.train()
-            inputs, labels = task.train.take(idx)
+            inputs, labels = task.train.take(idx, tc.trim_padding)
             inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
             logits = model(inputs, prefix("train", task.train, idx))
             loss = nn.functional.cross_entropy(logits.float(), labels.to(device, non_blocking=True))
@@ -245,7 +243,8 @@ def train_placement(
             if step % eval_every == 0 or step == total:
                 train_loss = running.item() / running_n
                 _check_finite(train_loss, step, placement)
-                val_acc, val_loss = evaluate(model, task.validation, tc.eval_batch_size, device, prefix)
+                val_acc, val_loss = evaluate(model, task.validation, tc.eval_batch_size, device, prefix,
+                                            trim=tc.trim_padding)
                 point = EvalPoint(step, step / steps_per_epoch, train_loss, val_loss, val_acc,
                                   scheduler.get_last_lr()[-1])
                 running.zero_()
@@ -258,7 +257,7 @@ def train_placement(
         else:  # the pass is over: the next one draws its order from the generator as it is now
             epoch_rng, batch = gen.get_state(), 0
 
-    test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device, prefix, "test")
+    test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device, prefix, "test", tc.trim_padding)
     last = curve[-1]
     result = TrainResult(
         placement=str(placement),

@@ -422,3 +422,17 @@ def test_oversized_images_are_refused(monkeypatch):
     monkeypatch.setattr(prepare, "physical_memory", lambda: 2**20)
     with pytest.raises(PlacementSearchError, match=r"tiny-image at 56x56 px needs .* set task\.image_size smaller"):
         load_task(TaskConfig(name="tiny-image", image_size=56), FakeImage())
+
+
+def test_trim_padding_cuts_to_the_longest_sequence():
+    from placement_search.data.split import trim_padding
+
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]])
+    ids = torch.arange(12).reshape(2, 6) * mask
+    out = trim_padding({"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)})
+    assert out["input_ids"].tolist() == [[0, 1, 2], [6, 7, 0]]
+    assert out["attention_mask"].shape == out["token_type_ids"].shape == (2, 3)
+    full = {"input_ids": ids, "attention_mask": torch.ones_like(mask)}
+    assert trim_padding(full)["input_ids"] is ids  # nothing to cut
+    pixels = {"pixel_values": torch.zeros(2, 3, 8, 8)}
+    assert trim_padding(pixels) is pixels  # images pass unchanged

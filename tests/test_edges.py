@@ -67,3 +67,13 @@ def test_excluded_type_is_named():
         space.parse("4->2")
     with pytest.raises(PlacementSearchError, match="unknown edge type 'diagonal'"):
         EdgeSpace(13, ("diagonal",))
+
+
+def test_stratified_sample_is_proportional_fixed_and_spread():
+    space = EdgeSpace(13)
+    sample = space.stratified_sample(32)
+    assert len(sample) == len(set(sample)) == 32 and sample == space.stratified_sample(32)
+    counts = {t: sum(e.type == t for e in sample) for t in space.edge_types}
+    assert counts == {"sequential": 3, "parallel": 3, "long-range": 12, "recurrent": 14}  # 13:12:66:78 of 169
+    assert {e.destination for e in sample if e.type == "recurrent"} >= {0, 5}
+    assert space.stratified_sample(500) == list(space.edges)

@@ -48,3 +48,23 @@ def test_cache_respects_its_budget():
     plain = backbone.stream({k: v[:3] for k, v in task.train.inputs.items()})
     torch.testing.assert_close(points[1][:3], plain[1])
     cache.clear()
+
+
+@pytest.mark.parametrize("placement", ["1->3", "4->1", "3->0,4->2"])
+def test_trimmed_padding_trains_like_full_padding(placement):
+    """Batches cut to their longest question (with the cache, which holds full-width values) train
+    as batches padded to max_length do (64 tokens here: the tiny questions have 16 to 53)."""
+    results = {}
+    for trim in (True, False):
+        cfg = load_config(ROOT / "search_spaces" / "tiny.yaml",
+                          ["backbone.dtype=float64", "training.epochs=2", "task.max_length=64",
+                           f"training.trim_padding={trim}", f"training.prefix_cache={trim}"])
+        backbone, task = load_experiment(cfg)
+        cache_for(backbone, 1).clear()
+        result, model = train_placement(cfg, Placement.parse(placement), backbone, task)
+        results[trim] = (result, {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")})
+    (trimmed, w1), (full, w2) = results[True], results[False]
+    assert trimmed.val_accuracy == full.val_accuracy and trimmed.test_accuracy == full.test_accuracy
+    assert trimmed.train_loss == pytest.approx(full.train_loss, rel=1e-9)
+    for key in w1:
+        torch.testing.assert_close(w1[key], w2[key], rtol=1e-7, atol=1e-9)

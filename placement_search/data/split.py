@@ -19,16 +19,27 @@ class Split:
         return int(self.labels.shape[0])
 
     def index_batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None,
+        by_length: bool = False,
     ) -> Iterator[torch.Tensor]:
-        """Example indices of each mini-batch; a seeded ``generator`` makes the order reproducible."""
+        """Example indices of each mini-batch; a seeded ``generator`` makes the order reproducible.
+        ``by_length`` groups text of similar length (shortest first), so batches cut to their
+        longest sequence carry little padding: for evaluation, where the order does not matter."""
         n = len(self)
-        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        if shuffle:
+            order = torch.randperm(n, generator=generator)
+        elif by_length and "attention_mask" in self.inputs:
+            order = torch.argsort(self.inputs["attention_mask"].sum(1), stable=True)
+        else:
+            order = torch.arange(n)
         for start in range(0, n, batch_size):
             yield order[start : start + batch_size]
 
-    def take(self, idx: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        return {k: v[idx] for k, v in self.inputs.items()}, self.labels[idx]
+    def take(self, idx: torch.Tensor, trim: bool = False) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Inputs and labels of the examples ``idx``; ``trim`` drops the padding columns the whole
+        batch shares (see :func:`trim_padding`)."""
+        inputs = {k: v[idx] for k, v in self.inputs.items()}
+        return (trim_padding(inputs) if trim else inputs), self.labels[idx]
 
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
@@ -36,6 +47,22 @@ class Split:
         """Yield (inputs, labels) mini-batches (see ``index_batches``)."""
         for idx in self.index_batches(batch_size, shuffle, generator):
             yield self.take(idx)
+
+
+def trim_padding(inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cut a text batch to its longest sequence: drop the trailing token columns that are padding
+    in every row. Attention masks padding, so the real tokens' values do not change (up to float
+    rounding), but every sub-layer then works on ``longest`` tokens instead of ``max_length``;
+    text is padded to ``max_length`` once when the task is prepared. Image inputs pass unchanged."""
+    mask = inputs.get("attention_mask")
+    if mask is None or mask.dim() != 2:
+        return inputs
+    real = mask.any(0).nonzero()
+    length = int(real.max()) + 1 if len(real) else 1
+    width = mask.shape[1]
+    if length == width:
+        return inputs
+    return {k: v[:, :length] if v.dim() >= 2 and v.shape[1] == width else v for k, v in inputs.items()}
 
 
 @dataclass

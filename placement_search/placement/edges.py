@@ -8,6 +8,7 @@ use: all n^2 edges of a backbone with n points, or only some types.
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -134,6 +135,30 @@ class EdgeSpace:
         for e in self.edges:
             counts[e.type] += 1
         return counts
+
+    def stratified_sample(self, size: int, min_per_type: int = 3, seed: int = 0) -> list[Edge]:
+        """A fixed subset of ``size`` edges that stands for the whole space (benchmarks): each
+        type gets its share of ``size`` in proportion to its count (but at least
+        ``min_per_type``), drawn evenly through the canonical order, one seeded pick per equal
+        stretch, so sources and destinations spread over the network."""
+        counts = {t: c for t, c in self.counts_by_type().items() if c}
+        if size >= len(self):
+            return list(self.edges)
+        ideal = {t: size * c / len(self) for t, c in counts.items()}
+        take = {t: min(c, max(min_per_type, int(ideal[t]))) for t, c in counts.items()}
+        while sum(take.values()) < size:  # largest shortfall first
+            t = max((t for t in counts if take[t] < counts[t]), key=lambda t: ideal[t] - take[t])
+            take[t] += 1
+        while sum(take.values()) > size:  # the minimums overshot: trim the largest excess
+            t = max((t for t in counts if take[t] > 1), key=lambda t: take[t] - ideal[t])
+            take[t] -= 1
+        rng = random.Random(seed)
+        chosen: list[Edge] = []
+        for t, k in take.items():
+            edges = [e for e in self.edges if e.type == t]
+            stretch = len(edges) / k
+            chosen += [edges[int(i * stretch + rng.random() * stretch)] for i in range(k)]
+        return chosen
 
     def validate(self, placement: Placement) -> Placement:
         """Reject edges outside 0..n-1 or of an excluded type, naming the edge and the fix."""

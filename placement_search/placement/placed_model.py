@@ -16,6 +16,7 @@ are identical in both passes, so pass 2 reuses them. Loss and predictions come f
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -74,30 +75,36 @@ class PlacedModel(nn.Module):
     def _propagate(
         self,
         ctx: StreamContext,
-        points: list[torch.Tensor],
+        before: Callable[[int], torch.Tensor],
+        start: int,
         raw: torch.Tensor,
         stop: int,
-        recurrent_sources: list[torch.Tensor] | None,
+        recurrent_sources: Callable[[int], torch.Tensor] | None,
     ) -> list[torch.Tensor]:
-        """Extend ``points`` (adapted values of 0..start-1) from the raw value at point ``start``
-        through point ``stop``. Recurrent edges apply only when ``recurrent_sources`` is given."""
-        start = len(points)
+        """Adapted values of points start..stop, from the raw value at ``start``; ``before(i)``
+        gives the adapted value of a point i < start. Recurrent edges apply only when
+        ``recurrent_sources`` is given."""
+        out: list[torch.Tensor] = []
+
+        def value(i: int) -> torch.Tensor:
+            return out[i - start] if i >= start else before(i)
+
         for j in range(start, stop + 1):
             if j > start:
-                raw = self.backbone.sublayer(j, points[j - 1], ctx)
+                raw = self.backbone.sublayer(j, out[-1], ctx)
             x = raw
             for i, key in self._incoming.get(j, ()):
                 if i < j:
-                    src = points[i]
+                    src = value(i)
                 elif i == j:
                     src = raw
                 elif recurrent_sources is not None:
-                    src = recurrent_sources[i]
+                    src = recurrent_sources(i)
                 else:
                     continue
                 x = x + self.adapters[key](src)
-            points.append(x)
-        return points
+            out.append(x)
+        return out
 
     def prefix_points(self) -> int:
         """How many leading points are plain backbone values this placement reads: points before
@@ -110,42 +117,69 @@ class PlacedModel(nn.Module):
         return self._first_write + 1
 
     def final_stream(
-        self, inputs: dict[str, torch.Tensor], prefix: list[torch.Tensor] | None = None
+        self, inputs: dict[str, torch.Tensor], prefix: Sequence[torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, StreamContext]:
         """The last point's value (after pass 2 when the placement has recurrent edges).
 
         ``prefix``: plain backbone values of points 0..c for this batch (c may be short of what
-        ``prefix_points`` asks for: the rest is computed). Without it everything is computed.
+        ``prefix_points`` asks for: the rest is computed); only the points the placement reads
+        are taken from it. Without it everything is computed.
         """
         last = self.backbone.num_points - 1
         x0, ctx = self.backbone.embed(inputs)
-        plain = list(prefix) if prefix else [x0]
-
-        def backbone_through(point: int) -> list[torch.Tensor]:
-            while len(plain) <= point:
-                plain.append(self.backbone.sublayer(len(plain), plain[-1], ctx))
-            return plain
-
+        plain = _PlainStream(self.backbone, x0, ctx, prefix)
         if not self.placement:
-            return backbone_through(last)[last], ctx
+            return plain[last], ctx
         s = self._first_write
-        backbone_through(s)
         if self._last_source is None:
-            return self._propagate(ctx, plain[:s], plain[s], last, None)[-1], ctx
+            return self._propagate(ctx, plain.__getitem__, s, plain[s], last, None)[-1], ctx
         if self._has_forward_edges:
-            pass1 = self._propagate(ctx, plain[:s], plain[s], self._last_source, None)
-        else:  # pass 1 is the plain backbone
-            pass1 = backbone_through(self._last_source)[: self._last_source + 1]
-        sources = [p.detach() for p in pass1] if self.recurrent_grad == "pass2" else pass1
-        m = self._first_destination
-        raw_m = plain[m] if m == s else self.backbone.sublayer(m, pass1[m - 1], ctx)
-        pass2 = self._propagate(ctx, list(pass1[:m]), raw_m, last, sources)
-        return pass2[-1], ctx
+            tail = self._propagate(ctx, plain.__getitem__, s, plain[s], self._last_source, None)
 
-    def features(self, inputs: dict[str, torch.Tensor], prefix: list[torch.Tensor] | None = None) -> torch.Tensor:
+            def pass1(i: int) -> torch.Tensor:
+                return plain[i] if i < s else tail[i - s]
+        else:  # pass 1 is the plain backbone
+            pass1 = plain.__getitem__
+        sources = (lambda i: pass1(i).detach()) if self.recurrent_grad == "pass2" else pass1
+        m = self._first_destination
+        raw_m = plain[m] if m == s else self.backbone.sublayer(m, pass1(m - 1), ctx)
+        return self._propagate(ctx, pass1, m, raw_m, last, sources)[-1], ctx
+
+    def features(self, inputs: dict[str, torch.Tensor], prefix: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         x, ctx = self.final_stream(inputs, prefix)
         return self.backbone.pool(x, ctx)
 
-    def forward(self, inputs: dict[str, torch.Tensor], prefix: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(self, inputs: dict[str, torch.Tensor], prefix: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Class logits (``prefix``: cached plain backbone points for this batch, see final_stream)."""
         return self.head(self.features(inputs, prefix))
+
+
+class _PlainStream:
+    """Plain backbone values of one batch, each made on first use: taken from the cached prefix
+    when it has the point, else computed from the point before (and kept for later reads).
+
+    The cache holds whole padded sequences; a batch cut to its longest sequence
+    (data.split.trim_padding) reads the leading tokens of each cached value."""
+
+    def __init__(self, backbone: Backbone, x0: torch.Tensor, ctx: StreamContext,
+                 cached: Sequence[torch.Tensor] | None):
+        self.backbone, self.ctx, self.cached = backbone, ctx, cached or ()
+        self.values: dict[int, torch.Tensor] = {0: x0}
+        self.tokens = x0.shape[1]
+
+    def _from_cache(self, point: int) -> torch.Tensor:
+        value = self.cached[point]
+        return value[:, : self.tokens] if value.shape[1] != self.tokens else value
+
+    def __getitem__(self, point: int) -> torch.Tensor:
+        value = self.values.get(point)
+        if value is None:
+            first = point
+            while first not in self.values and first >= len(self.cached):
+                first -= 1  # the nearest point already known or cached
+            for k in range(first, point + 1):
+                if k not in self.values:
+                    self.values[k] = (self._from_cache(k) if k < len(self.cached)
+                                      else self.backbone.sublayer(k, self.values[k - 1], self.ctx))
+            value = self.values[point]
+        return value

@@ -17,7 +17,8 @@ from placement_search.config import Config
 
 #: bump when the meaning of a stored result changes (training loop, adapter or forward semantics)
 RECIPE_VERSION = 1
-_NOT_PART_OF_THE_KEY = ("seed", "device", "eval_batch_size", "eval_every", "prefix_cache", "prefix_cache_gb")
+_NOT_PART_OF_THE_KEY = ("seed", "device", "eval_batch_size", "eval_every", "prefix_cache", "prefix_cache_gb",
+                        "trim_padding")
 
 
 def _digest(payload: dict) -> str:
