@@ -112,6 +112,11 @@ def lr_lambda(cfg: TrainingConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
+def at_least_fp32(logits: torch.Tensor) -> torch.Tensor:
+    """Losses are computed in fp32 from half-precision logits, and in fp64 from fp64 ones."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
+
+
 PrefixFn = Callable[[str, Split, torch.Tensor], "Sequence[torch.Tensor] | None"]
 
 
@@ -147,7 +152,7 @@ def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.devi
         inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
         labels = labels.to(device, non_blocking=True)
         logits = model(inputs, prefix(name, split, idx))
-        loss_sum += nn.functional.cross_entropy(logits.float(), labels, reduction="sum")
+        loss_sum += nn.functional.cross_entropy(at_least_fp32(logits), labels, reduction="sum")
         correct += (logits.argmax(-1) == labels).sum()
     n = max(1, len(split))
     return correct.item() / n, loss_sum.item() / n
@@ -219,19 +224,26 @@ def train_placement(
                           running.item(), running_n, elapsed_before + time.perf_counter() - start)
 
     prefix = cached_prefix(tc, backbone, task, model, device)
+    # On a CPU the work follows the tokens, so a batch of mixed lengths trains as its shorter and
+    # longer part (each cut to its longest sequence); on a GPU one wider pass is cheaper.
+    split_by_length = tc.trim_padding and device.type == "cpu"
     while step < total:
         gen.set_state(epoch_rng)
         batches = task.train.index_batches(tc.batch_size, shuffle=True, generator=gen)
         for idx in islice(batches, batch, None):
             model.train()
-            inputs, labels = task.train.take(idx, tc.trim_padding)
-            inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
-            logits = model(inputs, prefix("train", task.train, idx))
-            loss = nn.functional.cross_entropy(logits.float(), labels.to(device, non_blocking=True))
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.zeros((), dtype=torch.float64, device=device)
+            for part in (task.train.length_groups(idx) if split_by_length else [idx]):
+                inputs, labels = task.train.take(part, tc.trim_padding)
+                inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+                logits = model(inputs, prefix("train", task.train, part))
+                part_loss = nn.functional.cross_entropy(at_least_fp32(logits), labels.to(device, non_blocking=True),
+                                                        reduction="sum") / len(idx)
+                part_loss.backward()  # gradients add up over the parts: the batch mean's gradient
+                loss += part_loss.detach()
             if check_every_step:
                 _check_finite(loss.item(), step, placement)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
             if tc.grad_clip:
                 nn.utils.clip_grad_norm_(model.trainable_parameters(), tc.grad_clip)
             optimizer.step()

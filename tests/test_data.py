@@ -436,3 +436,17 @@ def test_trim_padding_cuts_to_the_longest_sequence():
     assert trim_padding(full)["input_ids"] is ids  # nothing to cut
     pixels = {"pixel_values": torch.zeros(2, 3, 8, 8)}
     assert trim_padding(pixels) is pixels  # images pass unchanged
+
+
+def test_length_groups_split_mixed_lengths_only():
+    from placement_search.data.split import Split
+
+    lengths = [2, 9, 2, 2, 10, 2, 2, 2]
+    mask = torch.tensor([[1] * n + [0] * (12 - n) for n in lengths])
+    split = Split({"input_ids": mask.clone(), "attention_mask": mask}, torch.zeros(8, dtype=torch.long))
+    short, long = split.length_groups(torch.arange(8))
+    assert sorted(long.tolist()) == [1, 4] and sorted(short.tolist()) == [0, 2, 3, 5, 6, 7]
+    same = Split({"attention_mask": torch.ones(8, 12, dtype=torch.long)}, torch.zeros(8, dtype=torch.long))
+    assert len(same.length_groups(torch.arange(8))) == 1
+    pixels = Split({"pixel_values": torch.zeros(8, 3, 4, 4)}, torch.zeros(8, dtype=torch.long))
+    assert len(pixels.length_groups(torch.arange(8))) == 1

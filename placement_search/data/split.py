@@ -41,6 +41,25 @@ class Split:
         inputs = {k: v[idx] for k, v in self.inputs.items()}
         return (trim_padding(inputs) if trim else inputs), self.labels[idx]
 
+    def length_groups(self, idx: torch.Tensor, saving: float = 0.25) -> list[torch.Tensor]:
+        """The examples ``idx`` as one group, or as their shorter and longer part when the two,
+        each cut to its own longest sequence, hold at least ``saving`` fewer tokens than the whole
+        batch cut to its longest (the split point is the one with fewest tokens; each part keeps
+        at least a quarter of the batch). Where work follows tokens (a CPU), a batch of mixed
+        lengths is cheaper as two passes; the gradient of their summed loss is the batch's."""
+        mask = self.inputs.get("attention_mask")
+        n = len(idx)
+        if mask is None or mask.dim() != 2 or n < 4:
+            return [idx]
+        lengths, order = torch.sort(mask[idx].sum(1), stable=True)
+        k = torch.arange(max(1, n // 4), n - n // 4 + 1)
+        tokens = k * lengths[k - 1] + (n - k) * lengths[-1]
+        best = int(tokens.argmin())
+        if tokens[best] > (1 - saving) * n * lengths[-1]:
+            return [idx]
+        cut = int(k[best])
+        return [idx[order[:cut]], idx[order[cut:]]]
+
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
