@@ -136,6 +136,11 @@ class JobClient:
             if "already exists" in text or "already in use" in text:
                 raise PlacementSearchError(f"a job named {kw.get('submission_id', '')} already exists at "
                                            f"{self.address}; pick another --name") from None
+            if "413" in text or "request body size" in text:
+                raise PlacementSearchError(
+                    f"could not {what} at {self.address}: the project folder is over the dashboard's upload limit "
+                    f"(100 MiB); move large files that git does not track out of it, or list them in .gitignore "
+                    f"(Ray skips what .gitignore names)") from None
             raise PlacementSearchError(f"could not {what} at {self.address}: {text[:300]}") from None
 
     def exists(self, job_id: str) -> bool:
