@@ -172,14 +172,7 @@ class _PlainStream:
         return value[:, : self.tokens] if value.shape[1] != self.tokens else value
 
     def __getitem__(self, point: int) -> torch.Tensor:
-        value = self.values.get(point)
-        if value is None:
-            first = point
-            while first not in self.values and first >= len(self.cached):
-                first -= 1  # the nearest point already known or cached
-            for k in range(first, point + 1):
-                if k not in self.values:
-                    self.values[k] = (self._from_cache(k) if k < len(self.cached)
-                                      else self.backbone.sublayer(k, self.values[k - 1], self.ctx))
-            value = self.values[point]
-        return value
+        if point not in self.values:  # recursion no deeper than the backbone's points
+            self.values[point] = (self._from_cache(point) if point < len(self.cached)
+                                  else self.backbone.sublayer(point, self[point - 1], self.ctx))
+        return self.values[point]
