@@ -1,20 +1,27 @@
 """Train the same single edges two ways, alternating edge by edge, and compare time and accuracy.
 
-Shared by the training benchmarks. Alternating means load from anything else on the machine hits
-both ways alike; each way's time includes whatever it builds on first use (e.g. the prefix cache).
+Shared by the training benchmarks, which differ only in the boolean setting they switch. Alternating
+means load from anything else on the machine hits both ways alike; each way's time includes
+whatever it builds on first use (e.g. the prefix cache).
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
-from placement_search.config import Config
-from placement_search.placement.edges import Edge, Placement
+from placement_search.config import Config, load_config
+from placement_search.loading import load_experiment
+from placement_search.placement.edges import Edge, EdgeSpace, Placement
+from placement_search.prefix_cache import cache_for
 from placement_search.training import train_placement
+
+SEARCH_SPACES = Path(__file__).resolve().parents[1] / "search_spaces"
 
 
 @dataclass
@@ -58,3 +65,26 @@ def report(baseline: Way, optimised: Way, edges: list[Edge], device: str, target
     goal = f" (target >= {target:g}x): {'met' if ratio >= target else 'NOT met'}" if target else ""
     print(f"speed-up {ratio:.2f}x{goal}")
     return ratio
+
+
+def main(doc: str, setting: str, names: tuple[str, str], edges: int, smoke_edges: int, min_per_type: int,
+         also: tuple[str, ...] = (), smoke_also: tuple[str, ...] = (), target: float | None = None) -> int:
+    """A benchmark script's whole run: ``setting`` off (``names[0]``) against on (``names[1]``) on
+    MiniLM-L6 x TREC-6 (``--smoke-test``: the tiny random model), with the overrides ``also``
+    applied to both ways, over a stratified subset of single edges."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke-test", action="store_true", help=f"tiny random model, {smoke_edges} edges")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--edges", type=int, default=edges, help=f"size of the stratified subset (default {edges})")
+    args = parser.parse_args()
+    preset = SEARCH_SPACES / ("tiny.yaml" if args.smoke_test else "minilm_trec6.yaml")
+    common = [*also, *(smoke_also if args.smoke_test else ()), f"training.device={args.device}"]
+    baseline, optimised = (Way(name, load_config(preset, [*common, f"{setting}={on}"]))
+                           for name, on in zip(names, (False, True)))
+    backbone, task = load_experiment(baseline.cfg)
+    cache_for(backbone, 1).clear()  # a cache built before the run would not be timed
+    subset = EdgeSpace(backbone.num_points).stratified_sample(smoke_edges if args.smoke_test else args.edges,
+                                                               min_per_type=1 if args.smoke_test else min_per_type)
+    run_side_by_side(baseline, optimised, subset, backbone, task)
+    report(baseline, optimised, subset, args.device, target)
+    return 0

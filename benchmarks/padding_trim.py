@@ -12,38 +12,13 @@ trimming alone); reports trials per hour, the ratio and the largest accuracy dif
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._side_by_side import Way, report, run_side_by_side  # noqa: E402
-from placement_search.config import load_config  # noqa: E402
-from placement_search.loading import load_experiment  # noqa: E402
-from placement_search.placement.edges import EdgeSpace  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke-test", action="store_true", help="tiny random model, 4 edges")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--edges", type=int, default=8, help="size of the stratified subset (default 8)")
-    args = parser.parse_args()
-    preset, extra = ("tiny.yaml", ["task.max_length=64"]) if args.smoke_test else ("minilm_trec6.yaml", [])
-    size = 4 if args.smoke_test else args.edges
-    padded, trimmed = (Way(name, load_config(ROOT / "search_spaces" / preset,
-                                             extra + [f"training.trim_padding={on}", "training.prefix_cache=false",
-                                                      f"training.device={args.device}"]))
-                       for name, on in (("padded", False), ("trimmed", True)))
-    backbone, task = load_experiment(padded.cfg)
-    edges = EdgeSpace(backbone.num_points).stratified_sample(size, min_per_type=1)
-    run_side_by_side(padded, trimmed, edges, backbone, task)
-    report(padded, trimmed, edges, args.device, target=None)
-    return 0
-
+from benchmarks._side_by_side import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(__doc__, "training.trim_padding", ("padded", "trimmed"), edges=8, smoke_edges=4,
+                  min_per_type=1, also=("training.prefix_cache=false",), smoke_also=("task.max_length=64",)))
