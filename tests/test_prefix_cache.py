@@ -11,29 +11,35 @@ from placement_search.config import load_config
 from placement_search.loading import load_experiment
 from placement_search.placement.edges import Placement
 from placement_search.prefix_cache import cache_for
-from placement_search.training import train_placement
+from placement_search.training import train_placement, trainable_state
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def assert_trains_alike(preset: str, placement: str, first: list[str], second: list[str], rtol: float, atol: float):
+    """Train ``placement`` (float64, 2 epochs) with the overrides ``first``, then ``second``: the same
+    accuracies, the same training loss, adapter and head weights within ``rtol`` / ``atol``."""
+    runs = []
+    for overrides in (first, second):
+        cfg = load_config(ROOT / "search_spaces" / preset, ["backbone.dtype=float64", "training.epochs=2", *overrides])
+        backbone, task = load_experiment(cfg)
+        cache_for(backbone, 1).clear()
+        result, model = train_placement(cfg, Placement.parse(placement), backbone, task)
+        runs.append((result, trainable_state(model)))
+    (a, w1), (b, w2) = runs
+    assert a.val_accuracy == b.val_accuracy and a.test_accuracy == b.test_accuracy
+    assert a.train_loss == pytest.approx(b.train_loss, rel=1e-9)
+    for key in w1:
+        torch.testing.assert_close(w1[key], w2[key], rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("preset", ["tiny.yaml", "tiny_vision.yaml"])
 @pytest.mark.parametrize("placement", ["empty", "1->3", "2->2", "4->1", "0->2,4->1", "3->0,4->2"])
 @pytest.mark.parametrize("budget_gb", [4.0, 2e-4])  # everything cached / only a few points fit
 def test_cached_training_equals_uncached(preset, placement, budget_gb):
-    results = {}
-    for cached in (True, False):
-        cfg = load_config(ROOT / "search_spaces" / preset,
-                          ["backbone.dtype=float64", "training.epochs=2", f"training.prefix_cache={cached}",
-                           f"training.prefix_cache_gb={budget_gb}"])
-        backbone, task = load_experiment(cfg)
-        cache_for(backbone, 1).clear()
-        result, model = train_placement(cfg, Placement.parse(placement), backbone, task)
-        results[cached] = (result, {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")})
-    (with_cache, w1), (without, w2) = results[True], results[False]
-    assert with_cache.val_accuracy == without.val_accuracy and with_cache.test_accuracy == without.test_accuracy
-    assert with_cache.train_loss == pytest.approx(without.train_loss, rel=1e-9)
-    for key in w1:
-        torch.testing.assert_close(w1[key], w2[key], rtol=1e-8, atol=1e-10)
+    budget = f"training.prefix_cache_gb={budget_gb}"
+    assert_trains_alike(preset, placement, ["training.prefix_cache=true", budget],
+                        ["training.prefix_cache=false", budget], rtol=1e-8, atol=1e-10)
 
 
 def test_cache_respects_its_budget():
@@ -54,17 +60,7 @@ def test_cache_respects_its_budget():
 def test_trimmed_padding_trains_like_full_padding(placement):
     """Batches cut to their longest question (with the cache, which holds full-width values) train
     as batches padded to max_length do (64 tokens here: the tiny questions have 16 to 53)."""
-    results = {}
-    for trim in (True, False):
-        cfg = load_config(ROOT / "search_spaces" / "tiny.yaml",
-                          ["backbone.dtype=float64", "training.epochs=2", "task.max_length=64",
-                           f"training.trim_padding={trim}", f"training.prefix_cache={trim}"])
-        backbone, task = load_experiment(cfg)
-        cache_for(backbone, 1).clear()
-        result, model = train_placement(cfg, Placement.parse(placement), backbone, task)
-        results[trim] = (result, {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")})
-    (trimmed, w1), (full, w2) = results[True], results[False]
-    assert trimmed.val_accuracy == full.val_accuracy and trimmed.test_accuracy == full.test_accuracy
-    assert trimmed.train_loss == pytest.approx(full.train_loss, rel=1e-9)
-    for key in w1:
-        torch.testing.assert_close(w1[key], w2[key], rtol=1e-7, atol=1e-9)
+    assert_trains_alike("tiny.yaml", placement,
+                        ["task.max_length=64", "training.trim_padding=true", "training.prefix_cache=true"],
+                        ["task.max_length=64", "training.trim_padding=false", "training.prefix_cache=false"],
+                        rtol=1e-7, atol=1e-9)
