@@ -126,8 +126,8 @@ def run_variant(variant: str, trials: int, cpus: int, out: Path) -> None:
     cfg = load_config(TINY, OVERRIDES)
     work = Path(tempfile.mkdtemp(prefix=f"service-overhead-{variant}-"))
     store_url = f"sqlite:///{work / 'store.sqlite'}"
-    # the trainable stages each checkpoint in a tempfile.mkdtemp folder that it leaves behind:
-    # point the workers' temp dir into the work folder (removed below), Ray's own stays put
+    # the workers' temporary files (each checkpoint is staged in a temporary folder) go into the
+    # work folder, removed below, so a killed run leaves nothing in /tmp; Ray's own temp dir stays put
     from ray._common.utils import get_default_system_temp_dir
 
     os.environ["RAY_TMPDIR"] = get_default_system_temp_dir()
