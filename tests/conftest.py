@@ -8,7 +8,7 @@ import torch
 from placement_search.backbones import load_backbone
 from placement_search.config import BackboneConfig
 
-TINY_BACKBONES = ["tiny-bert", "tiny-dinov2", "tiny-vit"]
+TINY_BACKBONES = ["tiny-bert", "tiny-roberta", "tiny-dinov2", "tiny-vit"]
 
 SENTENCES = [
     "what is the capital of france",

