@@ -1,7 +1,9 @@
 """The ``placement-search`` command line.
 
 Every sub-command takes a config (a YAML file from search_spaces/) and ``--set section.key=value``
-overrides. Bad input exits with code 2 and one line ``error: ...`` naming the problem and the fix.
+overrides. Bad input exits with code 2 and one line ``error: ...`` naming the problem and the fix:
+argument errors too (argparse's usage block is left out; ``--help`` shows it), and every numeric
+flag of every sub-command is range-checked before a config is read, Ray starts or a store opens.
 """
 
 from __future__ import annotations
@@ -10,11 +12,69 @@ import argparse
 import importlib
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
 from placement_search.errors import PlacementSearchError
 from placement_search.placement.selection import BASELINE_SYNTAX
+
+
+class UsageError(Exception):
+    """A command line argparse cannot parse; main() prints it as one ``error:`` line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors raised as :class:`UsageError` (one line) instead of printed with
+    the usage block and exited; sub-command parsers inherit the class."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        raise UsageError(f"{message}; see `{self.prog} --help`")
+
+
+#: integer flags (by argparse dest, in any sub-command, plugins included): (smallest, largest)
+INT_FLAGS = {
+    "num_samples": (1, None),
+    "max_concurrent": (1, None),
+    "seed": (0, 2**32 - 1),
+    "replay_seeds": (1, None),
+    "top": (1, None),
+    "k": (1, None),
+    "n_boot": (0, None),
+}
+#: float flags: (smallest, largest, whether the largest is allowed)
+FLOAT_FLAGS = {"gamma": (0.0, 1.0, False)}
+
+
+def _flag(dest: str) -> str:
+    return "-k" if dest == "k" else "--" + dest.replace("_", "-")
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """Range-check the numeric flags the parsed command has (see INT_FLAGS / FLOAT_FLAGS)."""
+    for dest, (low, high) in INT_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if value < low or high is not None and value > high:
+            allowed = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise PlacementSearchError(f"{_flag(dest)} must be {allowed}, got {value}")
+    for dest, (low, high, high_ok) in FLOAT_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and low <= value and (value < high or high_ok and value == high)):
+            raise PlacementSearchError(f"{_flag(dest)} must be in [{low:g}, {high:g}{']' if high_ok else ')'}, got {value}")
+    for dest in ("out",):  # write targets: refuse the wrong kind of path before any work
+        out = getattr(args, dest, None)
+        if out is None:
+            continue
+        wants_folder = args.command in ("export", "analyze")
+        if wants_folder and out.exists() and not out.is_dir():
+            raise PlacementSearchError(f"--out {out} is a file; {args.command} writes a folder, name a new or existing folder")
+        if not wants_folder and out.is_dir():
+            example = out / ("metrics.json" if args.command == "train" else "scores.csv")
+            raise PlacementSearchError(f"--out {out} is a folder; name the file to write, e.g. {example}")
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
@@ -24,7 +84,7 @@ def _add_config(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="placement-search",
         description="Search where a small budget of adapters should go in a pre-trained transformer.",
     )
@@ -251,9 +311,12 @@ def cmd_resume(args) -> None:
 
 
 def cmd_list(args) -> None:
-    from placement_search.store import open_store
+    from placement_search.store import DEFAULT_STORE_PATH, open_store
 
-    frame = open_store(args.store).list_searches()
+    if args.store is None and not Path(DEFAULT_STORE_PATH).is_file():
+        print("no searches yet; start one with `placement-search run CONFIG`")
+        return
+    frame = open_store(args.store, must_exist=True).list_searches()  # reading never creates a store
     if frame.empty:
         print("no searches yet; start one with `placement-search run CONFIG`")
         return
@@ -266,7 +329,7 @@ def cmd_show(args) -> None:
     from placement_search.search.service import summarize
     from placement_search.store import open_store
 
-    print_summary(summarize(open_store(args.store), args.name), top=args.top)
+    print_summary(summarize(open_store(args.store, must_exist=True), args.name), top=args.top)
 
 
 def cmd_export(args) -> None:
@@ -281,8 +344,9 @@ NO_CONFIG = {"resume": cmd_resume, "list": cmd_list, "show": cmd_show, "export":
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
+        check_flags(args)
         if args.command in NO_CONFIG:
             NO_CONFIG[args.command](args)
         else:
@@ -290,8 +354,8 @@ def main(argv: list[str] | None = None) -> int:
 
             cfg = load_config(args.config, args.overrides)
             COMMANDS[args.command](cfg, args)
-    except PlacementSearchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (PlacementSearchError, UsageError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     return 0
 

@@ -1,15 +1,23 @@
 """The search configuration: one dataclass per section, loaded from a YAML file in search_spaces/.
 
-Every key has a default, so a preset only says what differs. Unknown keys and bad values raise
-:class:`PlacementSearchError` naming the key (as ``section.key``) and what is allowed: a typo in a
-config must never silently fall back to a default.
+Every key has a default, so a preset only says what differs. Unknown sections and keys (in the file
+or in a ``--set`` override), keys given twice and bad values raise :class:`PlacementSearchError`
+naming the key (as ``section.key``), the nearest valid name and what is allowed: a typo in a config
+must never silently fall back to a default.
+
+YAML is read as YAML 1.2 reads numbers: ``lr: 1e-3`` is the float 0.001 (PyYAML alone would read a
+string). Float keys also accept such strings from Python; integer keys stay strict (``1e3`` is
+refused for ``batch_size``). Floats must be finite, seeds in ``0 .. 2**32 - 1``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -180,13 +188,10 @@ class Config:
     space: SpaceConfig = field(default_factory=SpaceConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    #: the rest of the file (search, resources, store, ...) for the layers above the engine
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML-shaped mapping: ``config_from_dict(cfg.to_dict())`` rebuilds the same config."""
-        out = dataclasses.asdict(self)
-        return {**out.pop("extra"), **out}
+        return dataclasses.asdict(self)
 
     def fingerprint(self, *sections: str) -> str:
         """A short stable hash of the named sections (e.g. the benchmark key's parts)."""
@@ -204,6 +209,80 @@ _SECTIONS = {
     "scoring": ScoringConfig,
     "search": SearchConfig,
 }
+#: every top-level key a config file may hold
+TOP_LEVEL = ("name", *_SECTIONS)
+
+#: seeds feed numpy's and torch's generators, which take 0 .. 2**32 - 1
+SEED_LIMIT = 2**32
+_SEEDS = {("task", "split_seed"), ("training", "seed"), ("scoring", "seed"), ("search", "seed")}
+
+
+def _suggest(word: str, choices) -> str:
+    """`` did you mean 'x'?`` for the nearest of ``choices`` (difflib), or nothing."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_section_error(section: Any, where: str = "") -> PlacementSearchError:
+    """The error for a top-level key that is not a section, with the nearest valid one."""
+    hint = _suggest(section, TOP_LEVEL)
+    return PlacementSearchError(
+        f"unknown config section {str(section)!r}{where};{hint} sections: {', '.join(TOP_LEVEL)}"
+    )
+
+
+def unknown_key_error(section: str, key: Any, where: str = "") -> PlacementSearchError:
+    """The error for a key its section does not have, with the nearest valid one."""
+    names = [f.name for f in dataclasses.fields(_SECTIONS[section])]
+    close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+    hint = f" did you mean {section}.{close[0]}?" if close else ""
+    return PlacementSearchError(
+        f"unknown config key {section}.{key}{where};{hint} allowed keys: {', '.join(names)}"
+    )
+
+
+# ------------------------------------------------------------------------------------------ YAML
+
+#: floats with an exponent as YAML 1.2 writes them (1e-3, 5E4, 1.5e3); PyYAML follows YAML 1.1, which
+#: wants a dot and a signed exponent (1.0e-3), and reads the others as strings
+_FLOAT_12 = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-3`` as a float and refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # SafeLoader reports unhashable keys itself
+            if key in seen:
+                raise PlacementSearchError(
+                    f"key {key!r} appears twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); "
+                    "keep one of them"
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+_ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_12, list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse config YAML (see the module docstring); raises ``yaml.YAMLError`` on bad syntax."""
+    return yaml.load(text, Loader=_ConfigLoader)
+
+
+def _float_text(value: str) -> float | None:
+    """``value`` as a float if it is written as a number (``1e-3``, ``0.5``), else None."""
+    text = value.strip()
+    if _FLOAT_12.match(text) or re.fullmatch(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)", text):
+        return float(text.replace("_", ""))
+    return None
+
 
 _CHOICES = {
     ("backbone", "pooling"): (None, *POOLINGS),
@@ -240,8 +319,12 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             raise PlacementSearchError(f"config key {key} must be an integer, got {value!r}")
         return value
     if text in ("float", "float | None"):
+        if isinstance(value, str) and _float_text(value) is not None:
+            value = _float_text(value)  # "1e-3" from Python, or quoted in YAML
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PlacementSearchError(f"config key {key} must be a number, got {value!r}")
+            raise PlacementSearchError(f"config key {key} must be a number (e.g. 0.001 or 1e-3), got {value!r}")
+        if not math.isfinite(value):
+            raise PlacementSearchError(f"config key {key} must be a finite number, got {value!r}")
         return float(value)
     if text in ("str", "str | None"):
         if not isinstance(value, str):
@@ -255,10 +338,15 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
         return list(value)
     if text in ("list[int] | None", "list[float]"):
         kind = int if "int" in text else (int, float)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
             value = [value]
+        if kind is not int and isinstance(value, list):
+            value = [_float_text(v) if isinstance(v, str) and _float_text(v) is not None else v for v in value]
+        what = "integers" if kind is int else "numbers"
         if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
-            raise PlacementSearchError(f"config key {key} must be a list of numbers, got {value!r}")
+            raise PlacementSearchError(f"config key {key} must be a list of {what}, got {value!r}")
+        if not all(math.isfinite(v) for v in value):
+            raise PlacementSearchError(f"config key {key} must hold finite numbers, got {value!r}")
         return list(value)
     if text == "int | str":
         if isinstance(value, bool) or not isinstance(value, (int, str)):
@@ -277,9 +365,7 @@ def _build_section(section: str, cls: type, raw: Any) -> Any:
     values = {}
     for key, value in raw.items():
         if key not in names:
-            raise PlacementSearchError(
-                f"unknown config key {section}.{key}; allowed keys: {', '.join(names)}"
-            )
+            raise unknown_key_error(section, key)
         full = f"{section}.{key}"
         value = _coerce(full, value, hints[key])
         choices = _CHOICES.get((section, key))
@@ -288,6 +374,8 @@ def _build_section(section: str, cls: type, raw: Any) -> Any:
             raise PlacementSearchError(f"config key {full} is {value!r}; allowed values: {shown}")
         if (section, key) in _POSITIVE and value is not None and value <= 0:
             raise PlacementSearchError(f"config key {full} must be positive, got {value!r}")
+        if (section, key) in _SEEDS and not 0 <= value < SEED_LIMIT:
+            raise PlacementSearchError(f"config key {full} must be a seed from 0 to {SEED_LIMIT - 1}, got {value!r}")
         values[key] = value
     return cls(**values)
 
@@ -305,6 +393,15 @@ def _validate(cfg: Config) -> None:
         raise PlacementSearchError(f"config key space.k_max ({cfg.space.k_max}) must be >= space.k ({cfg.space.k})")
     if cfg.search.gpus_per_trial < 0 or cfg.search.max_failures < 0:
         raise PlacementSearchError("config keys search.gpus_per_trial and search.max_failures must be >= 0")
+    bad_seeds = [s for s in cfg.search.seeds or [] if not 0 <= s < SEED_LIMIT]
+    if bad_seeds:
+        raise PlacementSearchError(
+            f"config key search.seeds holds {bad_seeds[0]}; seeds run from 0 to {SEED_LIMIT - 1}"
+        )
+    if cfg.search.asha_reduction_factor < 2:
+        raise PlacementSearchError(
+            f"config key search.asha_reduction_factor must be at least 2, got {cfg.search.asha_reduction_factor}"
+        )
     if not cfg.space.edge_types:
         raise PlacementSearchError("space.edge_types is empty; list at least one of: " + ", ".join(EDGE_TYPES))
     for key in ("validation_fraction", "test_fraction"):
@@ -318,15 +415,21 @@ def _validate(cfg: Config) -> None:
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
-    """Build and validate a :class:`Config` from a parsed YAML mapping."""
+    """Build and validate a :class:`Config` from a parsed YAML mapping.
+
+    The mapping holds ``name`` and the sections (:data:`TOP_LEVEL`); anything else is refused with
+    the nearest valid name, so a misspelled section never falls back to the defaults.
+    """
     if not isinstance(raw, dict):
         raise PlacementSearchError("a config file must hold a YAML mapping of sections (backbone, task, ...)")
-    raw = dict(raw)
-    name = raw.pop("name", "search")
+    unknown = [k for k in raw if k not in TOP_LEVEL]
+    if unknown:
+        raise unknown_section_error(unknown[0])
+    name = raw.get("name", "search")
     if not isinstance(name, str) or not name:
         raise PlacementSearchError("config key name must be a non-empty string")
-    sections = {s: _build_section(s, cls, raw.pop(s, None)) for s, cls in _SECTIONS.items()}
-    cfg = Config(name=name, extra=raw, **sections)
+    sections = {s: _build_section(s, cls, raw.get(s)) for s, cls in _SECTIONS.items()}
+    cfg = Config(name=name, **sections)
     _validate(cfg)
     return cfg
 
@@ -337,11 +440,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise PlacementSearchError(f"config file {path} does not exist; see search_spaces/ for presets")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise PlacementSearchError(f"config file {path} cannot be read ({reason}); check the file") from None
+    try:
+        raw = load_yaml(text) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise PlacementSearchError(f"config file {path} is not valid YAML{where}; fix its syntax") from None
+    except PlacementSearchError as exc:
+        raise PlacementSearchError(f"config file {path}: {exc}") from None
     if not isinstance(raw, dict):
         raise PlacementSearchError(f"config file {path} must hold a mapping of sections (backbone, task, ...)")
     for item in overrides or []:
@@ -350,12 +460,37 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
-    """Apply one ``section.key=value`` override to a raw config mapping, in place."""
-    if "=" not in item or "." not in item.split("=", 1)[0]:
+    """Apply one ``section.key=value`` (or ``name=value``) override to a raw config mapping, in place.
+
+    The value is parsed as YAML (``training.lr=1e-3``, ``space.edge_types=[parallel]``); an unknown
+    section or key is refused here, naming the override and the nearest valid name.
+    """
+    dotted, sep, text = item.partition("=")
+    dotted = dotted.strip()
+    if not sep or ("." not in dotted and dotted != "name"):
         raise PlacementSearchError(f"override {item!r} is malformed; write section.key=value, e.g. training.epochs=1")
-    dotted, text = item.split("=", 1)
+    where = f" in --set {item}"
+    try:
+        value = load_yaml(text) if text else None
+    except yaml.YAMLError:
+        raise PlacementSearchError(
+            f"override {item!r} has a value that is not valid YAML; quote it (e.g. key='[1') or fix its brackets"
+        ) from None
+    except PlacementSearchError as exc:
+        raise PlacementSearchError(f"override {item!r}: {exc}") from None
+    if dotted == "name":
+        raw["name"] = value
+        return
     section, key = dotted.split(".", 1)
-    target = raw.setdefault(section, {})
+    if section == "name":
+        raise PlacementSearchError(f"override {item!r}: name has no keys; write name=VALUE")
+    if section not in _SECTIONS:
+        raise unknown_section_error(section, where)
+    if key not in {f.name for f in dataclasses.fields(_SECTIONS[section])}:
+        raise unknown_key_error(section, key, where)
+    target = raw.get(section)
+    if target is None:
+        target = raw[section] = {}
     if not isinstance(target, dict):
         raise PlacementSearchError(f"override {item!r}: config section {section} is not a mapping")
-    target[key] = yaml.safe_load(text) if text else None
+    target[key] = value

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ def write(tmp_path, text):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("training:\n  epoch: 3\n", "unknown config key training.epoch; allowed keys: epochs"),
+        ("training:\n  epoch: 3\n", "unknown config key training.epoch; did you mean training.epochs? allowed keys: epochs"),
         ("adapter:\n  activation: tanh\n", "config key adapter.activation is 'tanh'; allowed values: identity, gelu, relu"),
         ("space:\n  edge_types: [parallel, diagonal]\n", "unknown edge type 'diagonal'"),
         ("training:\n  lr: fast\n", "training.lr must be a number"),
@@ -35,7 +36,7 @@ def write(tmp_path, text):
     ],
 )
 def test_config_errors_name_the_key(tmp_path, text, fragment):
-    with pytest.raises(PlacementSearchError, match=fragment.replace("[", r"\[")):
+    with pytest.raises(PlacementSearchError, match=re.escape(fragment)):
         load_config(write(tmp_path, text))
 
 

@@ -231,7 +231,8 @@ def test_text_pairs(tmp_path, text_bb):
 
 
 def test_missing_label_column(tmp_path, text_bb):
-    path = write_csv(tmp_path / "nolabel.csv", ["text", "mood"], [(f"t {i}", i % 2) for i in range(10)])
+    # 40 rows: the carved validation split (10 %) needs an example of each of the 2 classes
+    path = write_csv(tmp_path / "nolabel.csv", ["text", "mood"], [(f"t {i}", i % 2) for i in range(40)])
     with pytest.raises(PlacementSearchError, match=r"no label column .*columns: text, mood.*task\.label_column") as err:
         load_task(TaskConfig(name=str(path)), text_bb)
     assert "\n" not in str(err.value)
@@ -242,7 +243,7 @@ def test_missing_label_column(tmp_path, text_bb):
 
 
 def test_missing_text_column(tmp_path, text_bb):
-    path = write_csv(tmp_path / "t.csv", ["body_text", "label"], [(f"t {i}", i % 2) for i in range(10)])
+    path = write_csv(tmp_path / "t.csv", ["body_text", "label"], [(f"t {i}", i % 2) for i in range(40)])
     data = load_task(TaskConfig(name=str(path), max_length=8), text_bb)  # the only string column
     assert data.info["columns"]["text"] == "body_text"
     with pytest.raises(PlacementSearchError, match=r"no text column 'words'.*task\.text_column"):
@@ -267,7 +268,8 @@ def make_image_folder(root, with_splits=False):
     for folder in folders:
         for c, name in enumerate(["ant", "bee", "cat"]):
             (folder / name).mkdir(parents=True)
-            for i in range(8):
+            # 12 per class: a carved 10 % validation split (4 rows) holds an example of every class
+            for i in range(12):
                 shape = (20 + i, 24) if i % 2 else (30, 30, 3)
                 array = (rng.random(shape) * 60 + 60 * c).astype(np.uint8)
                 Image.fromarray(array).save(folder / name / f"{i}.png")
@@ -278,7 +280,7 @@ def test_image_folder(tmp_path):
     root = make_image_folder(tmp_path / "imgs")
     data = load_task(TaskConfig(name=str(root)), FakeImage(16))
     assert data.class_names == ["ant", "bee", "cat"] and data.modality == "image"
-    assert sum(sizes(data).values()) == 24
+    assert sum(sizes(data).values()) == 36
     assert data.train.inputs["pixel_values"].shape[1:] == (3, 16, 16)
     assert_disjoint(data)
     with pytest.raises(PlacementSearchError, match=r"no image column 'pic'.*task\.image_column"):
@@ -289,7 +291,7 @@ def test_image_folder_named_splits(tmp_path):
     root = make_image_folder(tmp_path / "imgs", with_splits=True)
     data = load_task(TaskConfig(name=str(root)), FakeImage(16))
     assert data.info["split_sources"] == {"train": "train", "validation": "train", "test": "test"}
-    assert len(data.test) == 24
+    assert len(data.test) == 36
     with pytest.raises(PlacementSearchError, match=r"no split 'dev' \(splits: .*\); fix task\.validation_split"):
         load_task(TaskConfig(name=str(root), validation_split="dev"), FakeImage(16))
 
@@ -312,7 +314,7 @@ def test_unlabeled_test_split_is_carved_from_train(monkeypatch, text_bb):
 def test_unknown_names(tmp_path, text_bb):
     with pytest.raises(PlacementSearchError, match="unknown task 'no-such-task'"):
         load_task(TaskConfig(name="no-such-task"), text_bb)
-    with pytest.raises(PlacementSearchError, match="does not exist"):
+    with pytest.raises(PlacementSearchError, match="not found"):
         load_task(TaskConfig(name=str(tmp_path / "missing.csv")), text_bb)
 
 

@@ -5,6 +5,12 @@ Named splits are used when the source has them (``task.train_split`` etc.; auto:
 unlabeled (GLUE test splits), is carved from train (see splitting.py). The fingerprint hashes the
 task identity, the split recipe, the preparation and the resulting labels, so equal configs give
 equal fingerprints in any process and a changed data file changes it.
+
+Refused with a one-line error: a task whose labeled rows hold a single class, and a split plan that
+leaves train, validation or test without an example of some class (the error names the split and
+the class). An image the task uses that cannot be decoded (a broken, truncated or unreadable file)
+is **refused, naming the file**, never skipped: a silently smaller data set would change results
+without a word. Images beyond the sample limits are not opened.
 """
 
 from __future__ import annotations
@@ -61,7 +67,15 @@ def load_task(cfg: TaskConfig, backbone) -> TaskData:
         labeled[role] = name if has_labels else None
         if has_labels:
             _check_inputs(cfg.name, name, columns, source)
+    present = _present_classes(ids, labeled)
+    if len(present) < 2:
+        only = class_names[present[0]] if present else "none"
+        raise PlacementSearchError(
+            f"task {cfg.name} has only one class ({only!r}) in its label column {columns.label!r}; a classifier "
+            "needs at least two: check task.label_column or add examples of the other classes"
+        )
     plan = plan_splits(cfg, ids, labeled, cfg.name)
+    _check_every_class_in_every_split(cfg, plan, ids, labeled, present, class_names)
 
     spec = backbone.input_spec()
     if modality == "text":
@@ -88,7 +102,7 @@ def load_task(cfg: TaskConfig, backbone) -> TaskData:
             else:
                 values = table.column(columns.image).take(idx).to_pylist()
                 if isinstance(feature, Image):
-                    values = [feature.decode_example(v) for v in values]
+                    values = [_decode_image(cfg.name, feature, v) for v in values]
                 raw = prepare.pil_to_array(values, settings)
             inputs = {"pixel_values": prepare.images_to_tensor(raw, settings)}
         splits[role] = Split(inputs=inputs, labels=torch.from_numpy(ids[name][idx].copy()))
@@ -174,6 +188,62 @@ def _check_inputs(task: str, split: str, columns: Columns, source: Source) -> No
             raise PlacementSearchError(
                 f"task {task} split {split!r} has no column {column!r} (columns: {', '.join(features)}); set task.{key}"
             )
+
+
+def _present_classes(ids: dict[str, np.ndarray], labeled: dict[str, str | None]) -> list[int]:
+    """Class ids that occur in the labeled rows of the source splits the roles read."""
+    found: set[int] = set()
+    for name in {n for n in labeled.values() if n is not None}:
+        values = ids[name]
+        found.update(np.unique(values[values >= 0]).tolist())
+    return sorted(found)
+
+
+def _check_every_class_in_every_split(cfg: TaskConfig, plan, ids, labeled, present, class_names) -> None:
+    """Refuse a plan that leaves a split without an example of a class the task has."""
+    totals = {c: 0 for c in present}
+    for name in {n for n in labeled.values() if n is not None}:
+        counts = np.bincount(ids[name][ids[name] >= 0], minlength=len(class_names))
+        for c in present:
+            totals[c] += int(counts[c])
+    for role in ROLES:
+        have = set(np.unique(ids[plan.sources[role]][plan.indices[role]]).tolist())
+        missing = [c for c in present if c not in have]
+        if not missing:
+            continue
+        c = missing[0]
+        limit = getattr(cfg, f"{role}_samples")
+        if limit is not None and limit < len(present):
+            fix = f"raise task.{role}_samples to at least {len(present)} (one example per class)"
+        elif labeled[role] is not None and role != "train":
+            fix = f"add examples of it to split {labeled[role]!r}, or set task.{role}_split to null to carve the split from train"
+        elif role != "train" and len(plan.indices[role]) < len(present):
+            fix = (f"the carved {role} split holds {len(plan.indices[role])} rows for {len(present)} classes: "
+                   f"add rows or raise task.{role}_fraction")
+        else:
+            fix = "add examples of it (each split needs one) or remove its rows"
+        more = f" nor of {len(missing) - 1} other class(es)" if len(missing) > 1 else ""
+        raise PlacementSearchError(
+            f"task {cfg.name} leaves the {role} split without an example of class {class_names[c]!r} "
+            f"({totals[c]} labeled in all){more}; {fix}"
+        )
+
+
+def _decode_image(task: str, feature: Image, value) -> object:
+    """Decode one stored image; a file that cannot be read is refused with its path (never skipped)."""
+    try:
+        image = feature.decode_example(value)
+        image.load()
+        return image
+    except Exception as exc:  # PIL raises OSError subclasses, ValueError, SyntaxError, ...
+        where = value.get("path") if isinstance(value, dict) else None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if where:  # PIL repeats the path: say it once
+            reason = reason.replace(f" '{where}'", "").replace(f" {where}", "")
+        what = f"image file {where}" if where else "an image"
+        raise PlacementSearchError(
+            f"task {task}: {what} cannot be read ({reason}); fix or remove it (broken images are refused, not skipped)"
+        ) from exc
 
 
 def _labels_hash(splits: dict[str, Split]) -> str:
