@@ -7,8 +7,9 @@
                                and one parallel to every block (parallel-all)
 
 Gradient-rank scores come from the store when it holds them for this config (else they are
-computed once and saved there), so GGA uses exactly the table the analysis correlates. Trials run
-through ``sweep_local.run_local`` (resumable: run the command again to finish an interrupted run).
+computed once and saved there), so GGA uses exactly the table the analysis correlates. All four
+searches share one pool of the Ray-free local runner (resumable: run the command again to finish an
+interrupted run). Each trial carries a label naming its variant (``gga gamma 0.6``, ``probe``...).
 
     python analysis/placement_experiments.py search_spaces/dinov2s_fashion.yaml \
         --store sqlite:///analysis/results/dinov2s_fashion.sqlite --device cuda --workers 12
@@ -20,16 +21,16 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from sweep_local import open_local_search, run_local, trial_key  # noqa: E402
 
 from placement_search.config import load_config  # noqa: E402
 from placement_search.errors import PlacementSearchError  # noqa: E402
 from placement_search.placement.edges import EdgeSpace, Placement  # noqa: E402
 from placement_search.placement.selection import gga, parallel_all, random_k, sequential_all  # noqa: E402
 from placement_search.scoring import stored_or_computed_scores  # noqa: E402
+from placement_search.runners.base import RunnerOptions  # noqa: E402
+from placement_search.runners.local_pool import LocalPoolRunner  # noqa: E402
+from placement_search.search.service import finish_search, planned_search  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
 
 KS = (1, 2, 3, 6)
@@ -38,22 +39,22 @@ RANDOM_PER_K = 20
 STANDARD_TYPES = ("sequential", "parallel")
 
 
-def plans(cfg, n_points: int, scores: dict) -> dict[str, tuple[str, list[tuple[str, str, int]]]]:
-    """search suffix -> (searcher label, [(trial key, placement, seed)])."""
+def plans(cfg, n_points: int, scores: dict) -> dict[str, tuple[str, list[tuple[str, int, str | None]]]]:
+    """search suffix -> (searcher label, [(placement, seed, variant label)])."""
     seed = cfg.training.seed
-    full = EdgeSpace(n_points, tuple(cfg.space.edge_types))
+    full = EdgeSpace(n_points, tuple(cfg.space.edge_types))  # the config's edge space (loading.edge_space)
     standard = EdgeSpace(n_points, STANDARD_TYPES)
 
-    def item(label: str, placement: Placement) -> tuple[str, str, int]:
-        return trial_key(str(placement), seed, label), str(placement), seed
+    def item(label: str | None, placement: Placement) -> tuple[str, int, str | None]:
+        return str(placement), seed, label
 
     out = {
-        "gga": ("gga", [item(f"K{k}:g{g}", gga(scores, full, k, g)) for k in KS for g in GAMMAS]),
+        "gga": ("gga", [item(f"gga gamma {g}", gga(scores, full, k, g)) for k in KS for g in GAMMAS]),
         "baselines": ("baseline", [item("probe", Placement()), item("sequential-all", sequential_all(full)),
                                    item("parallel-all", parallel_all(full))]),
     }
     for suffix, space in (("random-extended", full), ("random-standard", standard)):
-        out[suffix] = ("random", [item(f"K{k}:r{i}", random_k(space, k, seed=1000 * k + i))
+        out[suffix] = ("random", [item(None, random_k(space, k, seed=1000 * k + i))
                                   for k in KS for i in range(RANDOM_PER_K)])
     return out
 
@@ -81,15 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in chosen if c not in all_plans]
     if unknown:
         raise PlacementSearchError(f"unknown experiment {unknown[0]!r}; choose from {', '.join(all_plans)}")
-    searches = {}
+    jobs = []
     for suffix in chosen:
         searcher, items = all_plans[suffix]
-        name = f"{cfg.name}-{suffix}"
-        open_local_search(store, name, searcher, cfg, len(items),
-                          {"runner": "analysis/placement_experiments.py", "device": args.device,
-                           "ks": list(KS), "gammas": list(GAMMAS)})
-        searches[name] = items
-    run_local(store, cfg, searches, args.workers, args.threads, args.time_limit)
+        jobs.append(planned_search(store, cfg, f"{cfg.name}-{suffix}", searcher, items,
+                                   {"runner": "local", "script": "analysis/placement_experiments.py",
+                                    "device": args.device, "ks": list(KS), "gammas": list(GAMMAS)}))
+    LocalPoolRunner(RunnerOptions(workers=args.workers, threads=args.threads,
+                                  time_limit_s=args.time_limit)).run_many(jobs)
+    for job in jobs:
+        finish_search(store, job.name)
     return 0
 
 

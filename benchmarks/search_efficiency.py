@@ -28,7 +28,7 @@ from placement_search.analysis.regret import trials_to_top_fraction  # noqa: E40
 from placement_search.config import apply_override, config_from_dict  # noqa: E402
 from placement_search.search.service import RunOptions, run_search  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
-from placement_search.store.store import GROUND_TRUTH_SEARCHER  # noqa: E402
+from placement_search.store import GROUND_TRUTH_SEARCHER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STORES = [ROOT / "analysis/results/minilm_trec6.sqlite", ROOT / "analysis/results/dinov2s_fashion.sqlite"]

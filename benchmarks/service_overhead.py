@@ -119,7 +119,8 @@ def run_variant(variant: str, trials: int, cpus: int, out: Path) -> None:
     import ray
 
     from placement_search.config import load_config
-    from placement_search.search.service import RunOptions, init_ray, run_search
+    from placement_search.runners.ray_instance import init_ray
+    from placement_search.search.service import RunOptions, run_search
     from placement_search.store import open_store
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

@@ -15,6 +15,7 @@ from placement_search.backbones.base import Backbone
 from placement_search.config import BackboneConfig, Config, TaskConfig
 from placement_search.data import load_task
 from placement_search.data.split import TaskData
+from placement_search.placement.edges import EdgeSpace
 
 _BACKBONES: dict[str, Backbone] = {}
 _TASKS: dict[str, TaskData] = {}
@@ -47,3 +48,9 @@ def load_experiment(cfg: Config) -> tuple[Backbone, TaskData]:
 def clear_cache() -> None:
     _BACKBONES.clear()
     _TASKS.clear()
+
+
+def edge_space(cfg: Config) -> EdgeSpace:
+    """The edges a search under ``cfg`` may use: its backbone's points, its allowed edge types.
+    The one place a config becomes an edge space (loads the backbone, memoised, to learn its depth)."""
+    return EdgeSpace(cached_backbone(cfg.backbone).num_points, tuple(cfg.space.edge_types))

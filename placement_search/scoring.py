@@ -218,7 +218,7 @@ def stored_or_computed_scores(cfg, store) -> dict[Edge, float]:
     """The config's edge -> rank table from the results store, or computed now and saved there,
     so every search and analysis of one backbone and task uses the same table."""
     from placement_search.loading import load_experiment
-    from placement_search.search.benchmark import score_description, score_key
+    from placement_search.store.keys import score_description, score_key
 
     key = score_key(cfg)
     frame = store.load_scores(key)

@@ -30,7 +30,7 @@ from placement_search.analysis import (
 )
 from placement_search.cli import main
 from placement_search.placement.edges import edge_type
-from placement_search.store.store import ResultsStore, TrialRecord
+from placement_search.store import ResultsStore, TrialRecord
 
 N = 5
 DESC = {"backbone": {"name": "tiny-bert", "dtype": "float32"}, "task": {"name": "tiny-text", "seed": 0},

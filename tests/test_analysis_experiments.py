@@ -11,7 +11,7 @@ import torch
 from scipy import stats
 
 from placement_search.analysis.calibration import calibration_summary, rtol_calibration, score_agreement
-from placement_search.analysis.experiments import multi_adapter_table, seed_noise, variant
+from placement_search.analysis.experiments import multi_adapter_table, seed_noise
 from placement_search.scoring import EdgeScores
 
 
@@ -45,17 +45,8 @@ def test_rtol_calibration_finds_the_informative_tolerance():
     assert list(agree["spearman"]) == [pytest.approx(1.0)]
 
 
-def test_variant_names():
-    assert variant("local:K3:g0.6:1->2,3->4:s0", "gga") == "gga gamma 0.6"
-    assert variant("local:K6:r3:1->2:s0", "random") == "random"
-    assert variant("local:sequential-all:1->1,2->2:s0", "baseline") == "sequential-all"
-    assert variant("local:probe::s0", "baseline") == "probe"
-    assert variant("local:3->4:s0", "exhaustive") == "exhaustive"
-    assert variant("3f2a_00001", "tpe") == "tpe"
-
-
-def _trial(search, searcher, key, placement, k, seed, val, test=None, params=0):
-    return {"search": search, "searcher": searcher, "trial_key": key, "placement": placement, "k": k,
+def _trial(search, searcher, label, placement, k, seed, val, test=None, params=0):
+    return {"search": search, "searcher": searcher, "label": label, "placement": placement, "k": k,
             "seed": seed, "status": "completed", "val_accuracy": val,
             "test_accuracy": val if test is None else test, "num_adapter_params": params}
 
@@ -65,12 +56,12 @@ def test_seed_noise_and_multi_adapter_table():
     a = [0.80, 0.82, 0.84, 0.86, 0.88]
     b = [0.81, 0.81, 0.85, 0.86, 0.90]
     for i, (x, y) in enumerate(zip(a, b)):
-        rows.append(_trial("gt", "exhaustive", f"local:{i}->{i}:s0", f"{i}->{i}", 1, 0, x))
-        rows.append(_trial("rep", "repeat", f"local:{i}->{i}:s1", f"{i}->{i}", 1, 1, y))
-    rows.append(_trial("g", "gga", "local:K2:g0.6:0->0,1->1:s0", "0->0,1->1", 2, 0, 0.9, params=20))
-    rows.append(_trial("g", "gga", "local:K2:g0.0:0->0,2->2:s0", "0->0,2->2", 2, 0, 0.85, params=20))
+        rows.append(_trial("gt", "exhaustive", None, f"{i}->{i}", 1, 0, x))
+        rows.append(_trial("rep", "repeat", None, f"{i}->{i}", 1, 1, y))
+    rows.append(_trial("g", "gga", "gga gamma 0.6", "0->0,1->1", 2, 0, 0.9, params=20))
+    rows.append(_trial("g", "gga", "gga gamma 0.0", "0->0,2->2", 2, 0, 0.85, params=20))
     for i, v in enumerate([0.8, 0.84]):
-        rows.append(_trial("r", "random", f"local:K2:r{i}:x:s0", f"{i}->0,{i}->1", 2, 0, v, params=20))
+        rows.append(_trial("r", "random", None, f"{i}->0,{i}->1", 2, 0, v, params=20))
     trials = pd.DataFrame(rows)
 
     noise = seed_noise(trials, n_boot=50)

@@ -17,7 +17,7 @@ import torch
 from placement_search.config import load_config
 from placement_search.loading import load_experiment
 from placement_search.placement.edges import EdgeSpace, Placement
-from placement_search.search.trainable import INJECT_CRASH_ENV, load_train_state, save_train_state
+from placement_search.runners.tune_trainable import INJECT_CRASH_ENV, load_train_state, save_train_state
 from placement_search.store import open_store
 from placement_search.training import train_placement, trainable_state
 
@@ -78,7 +78,7 @@ def test_store_curve_of_a_trial_resumed_after_a_driver_restart(tmp_path):
     """The restored driver saw only the reports after the resume; the checkpoint has the rest."""
     from ray import tune
 
-    from placement_search.search.callback import StoreCallback
+    from placement_search.runners.tune_callback import StoreCallback
 
     cfg = tiny("training.epochs=2")
     result, _, states = train(cfg, "1->2")
@@ -103,7 +103,7 @@ def test_store_curve_of_a_trial_resumed_after_a_driver_restart(tmp_path):
 def ray_with_a_crash():
     import ray
 
-    from placement_search.search.service import init_ray
+    from placement_search.runners.ray_instance import init_ray
 
     os.environ[INJECT_CRASH_ENV] = f"{CRASH_PLACEMENT}@{CRASH_STEP}"
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"

@@ -100,7 +100,7 @@ def test_second_record_of_a_trial_key_is_a_no_op(url, store):
             {"search_name": "s", "trial_key": "t2", "placement_text": "0->2", "seed": 0,
              "status": "completed"},
         ]) == [False, True, False]
-        assert other.completed_trial_keys("s") == {"t1", "t2"}
+        assert other.recorded_trial_keys("s") == {"t1", "t2"}
     trials = store.trials_frame("s")
     assert len(trials) == 2 and trials.set_index("trial_key").loc["t1", "val_accuracy"] == pytest.approx(0.5)
     assert len(store.curves_frame("s")) == 4
@@ -116,7 +116,7 @@ def test_a_bad_record_writes_nothing_of_its_batch(store):
                              TrialRecord("s", "bad", "0-1", 0, "completed", metrics(0.5, 0.5))])
     with pytest.raises(ValueError, match="status"):
         store.record_trial("s", "x", "0->1", 0, "done", {})
-    assert store.completed_trial_keys("s") == set()
+    assert store.recorded_trial_keys("s") == set()
 
 
 def _write_trials(url: str, worker: int, keys: list[str]) -> list[bool]:
@@ -146,8 +146,8 @@ def test_failed_trial_keeps_its_error_text(store):
     row = store.trials_frame("s").iloc[0]
     assert row["status"] == "failed" and row["error"] == error and row["node"] == "gpu-7"
     assert pd.isna(row["val_accuracy"]) and pd.isna(row["steps"])
-    assert store.completed_trial_keys("s") == {"t"}
-    assert store.completed_trial_keys("s", include_failed=False) == set()
+    assert store.recorded_trial_keys("s") == {"t"}
+    assert store.recorded_trial_keys("s", include_failed=False) == set()
     assert store.find_trial("s", "3->1", 2) is None
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-EDGE_TYPES = ("sequential", "parallel", "long-range", "recurrent")
+from placement_search.config import EDGE_TYPES
+
 CORRELATION_COLUMNS = [
     "group", "n", "spearman", "spearman_lo", "spearman_hi", "spearman_p",
     "kendall", "kendall_lo", "kendall_hi", "kendall_p",

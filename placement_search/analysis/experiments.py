@@ -8,7 +8,6 @@ single trial's accuracy moves with the training seed, which every other differen
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
@@ -18,32 +17,16 @@ from placement_search.analysis.correlation import _row
 
 #: searches whose trials are not multi-adapter experiments
 _NOT_EXPERIMENTS = ("exhaustive", "repeat")
-#: the local runner prefixes trial keys with the plan's label: ``local:K3:g0.6:<placement>:s0``
-_LABEL = re.compile(r"^local:(?P<label>[A-Za-z][^:>]*?(?::[A-Za-z][^:>]*?)?):")
-
-
-def variant(trial_key: str, searcher: str) -> str:
-    """A readable name for what produced a trial: 'gamma 0.6', 'random', 'sequential-all', ..."""
-    m = _LABEL.match(str(trial_key))
-    if not m:
-        return searcher
-    parts = m.group("label").split(":")
-    gamma = [p[1:] for p in parts if re.fullmatch(r"g[0-9.]+", p)]
-    if gamma:
-        return f"{searcher} gamma {gamma[0]}"
-    if all(re.fullmatch(r"[Kr][0-9]+", p) for p in parts):
-        return searcher
-    return parts[0]
 
 
 def multi_adapter_table(trials: pd.DataFrame, best_single: float) -> pd.DataFrame:
     """Per (search, variant, K): how many placements, their val/test accuracy (mean, sd, best) and
     the difference of the mean val accuracy to the best single edge."""
-    t = trials[(trials["status"] == "completed") & ~trials["searcher"].isin(_NOT_EXPERIMENTS)
-               & ~trials["search"].str.startswith("eff-")].copy()
+    t = trials[(trials["status"] == "completed") & ~trials["searcher"].isin(_NOT_EXPERIMENTS)].copy()
     if t.empty:
         return pd.DataFrame()
-    t["variant"] = [variant(k, s) for k, s in zip(t["trial_key"], t["searcher"])]
+    # a trial's variant is its plan label ('gga gamma 0.6', 'probe'), else its search's searcher
+    t["variant"] = t["label"].where(t["label"].notna(), t["searcher"])
     g = t.groupby(["search", "variant", "k"], sort=True)
     table = g.agg(n=("val_accuracy", "size"), val_mean=("val_accuracy", "mean"), val_sd=("val_accuracy", "std"),
                   val_best=("val_accuracy", "max"), test_mean=("test_accuracy", "mean"),

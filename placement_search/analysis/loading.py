@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import pandas as pd
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from placement_search.errors import PlacementSearchError
-from placement_search.store.schema import Score, ScoreSet
-from placement_search.store.store import ResultsStore, default_store_url
-
-#: statuses whose trial carries a usable accuracy (a 'reused' trial copies a measured one)
-USABLE_STATUSES = ("completed", "reused", "replayed")
+from placement_search.store import open_store
 
 
 @dataclass
@@ -39,35 +30,6 @@ class Results:
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
-def open_existing_store(store_url: str) -> ResultsStore:
-    """Open a store for reading; a SQLite path that does not exist is refused (never created)."""
-    url = default_store_url(store_url)
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise PlacementSearchError(f"malformed results store URL {store_url!r}; use a file path, "
-                                   "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database).expanduser()
-        if not path.is_file():
-            raise PlacementSearchError(f"no results store at {path}; point --store at a store written by "
-                                       "`placement-search run` (a SQLite path or a SQLAlchemy URL)")
-    return ResultsStore(url)
-
-
-def _score_sets(store: ResultsStore) -> pd.DataFrame:
-    columns = ["score_key", "description", "n_edges", "created_at"]
-    try:
-        with store.engine.connect() as conn:
-            rows = conn.execute(select(ScoreSet.score_key, ScoreSet.description, ScoreSet.created_at)
-                                .order_by(ScoreSet.created_at)).all()
-            counts = dict(conn.execute(select(Score.score_key, func.count()).group_by(Score.score_key)).all())
-    except SQLAlchemyError as exc:
-        raise PlacementSearchError(f"cannot read score tables from {store.url}: "
-                                   f"{' '.join(str(exc).split())[:200]}") from None
-    return pd.DataFrame([(k, d or {}, int(counts.get(k, 0)), c) for k, d, c in rows], columns=columns)
-
-
 def load_results(
     store_url: str,
     curve_searches: Iterable[str] = (),
@@ -78,14 +40,14 @@ def load_results(
     ``score_keys`` None loads every stored score table (they are small: one row per edge);
     ``curve_searches`` names the searches whose learning curves to load (curves can be large).
     """
-    store = open_existing_store(store_url)
+    store = open_store(store_url, must_exist=True)
     try:
         searches = store.list_searches()
         trials = store.trials_frame()
         keys = list(dict.fromkeys(searches["benchmark_key"])) if len(searches) else []
         benchmarks = {k: (store.get_benchmark(k) or {}) for k in keys}
         ground_truth = {k: store.ground_truth(k) for k in keys if store.has_ground_truth(k)}
-        score_sets = _score_sets(store)
+        score_sets = store.score_sets_frame()
         wanted = list(score_sets["score_key"]) if score_keys is None else list(score_keys)
         scores = {}
         for key in wanted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from placement_search.analysis.correlation import EDGE_TYPES
+from placement_search.config import EDGE_TYPES
 
 
 def single_edge_heatmap(

@@ -13,7 +13,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from placement_search.analysis.correlation import EDGE_TYPES, join_scores
+from placement_search.analysis.correlation import join_scores
+from placement_search.config import EDGE_TYPES
 
 TYPE_COLORS = {"sequential": "#1b9e77", "parallel": "#d95f02", "long-range": "#7570b3", "recurrent": "#e7298a"}
 

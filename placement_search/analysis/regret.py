@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from placement_search.analysis.loading import USABLE_STATUSES
-from placement_search.store.store import GROUND_TRUTH_SEARCHER
+from placement_search.store import SCORED_STATUSES
+from placement_search.store import GROUND_TRUTH_SEARCHER
 
 CURVE_COLUMNS = ["searcher", "search", "seed", "trial", "placement", "value", "best_so_far", "regret",
                  "best_placement"]
@@ -59,7 +59,7 @@ def regret_curves(
         searcher = t["searcher"].iloc[0]
         seed_of[search] = counters.get(searcher, 0)
         counters[searcher] = seed_of[search] + 1
-        usable = t["status"].isin(USABLE_STATUSES).to_numpy()
+        usable = t["status"].isin(SCORED_STATUSES).to_numpy()
         own = t["val_accuracy"].to_numpy(float)
         vals = np.array([gt_value.get(p, o) if u else np.nan for p, o, u in zip(t["placement"], own, usable)],
                         dtype=float)

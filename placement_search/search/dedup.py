@@ -7,7 +7,8 @@ still running is held back (``suggest`` returns None, Tune asks again later) unt
 finishes. The wrapped searcher still sees every one of its suggestions completed, with the real
 metrics, so its model is not skewed.
 
-It also owns the trial budget and reconciles with the results store when Tune restores it after
+It stops suggesting after ``FAIL_FAST`` failures without a single success (a data set the
+workers cannot load fails every trial alike). It also owns the trial budget and reconciles with the results store when Tune restores it after
 the driver died: a trial Tune started and finished between two of its experiment snapshots is in
 the store but not in the restored state. Such trials count against the budget and their results
 answer the searcher again without a new Tune trial, so a resumed search neither loses nor repeats
@@ -24,12 +25,13 @@ from ray.tune.search import Searcher
 
 from placement_search.placement.edges import EdgeSpace
 from placement_search.search.encoding import decode_placement
+from placement_search.store import METRICS
 
-#: the metrics a reused trial reports (copied from the first trial of that placement)
-REUSED_METRICS = (
-    "val_accuracy", "val_loss", "best_val_accuracy", "test_accuracy", "test_loss", "train_loss",
-    "num_trainable_params", "num_adapter_params", "steps", "wall_time_s",
-)
+
+
+#: after this many failed trials and no successful one, the search stops suggesting (the service
+#: then marks it failed with the most common error)
+FAIL_FAST = 3
 
 
 class DeduplicatingSearcher(Searcher):
@@ -39,7 +41,7 @@ class DeduplicatingSearcher(Searcher):
         self.searcher, self.space, self.default_seed = searcher, space, default_seed
         self.budget, self.store_url, self.search_name = budget, store_url, search_name
         self.handed_out: set[str] = set()                  # outer trial ids Tune received
-        self.orphans: dict[tuple[str, int], dict] = {}     # stored trials Tune's state lacks
+        self.orphans: dict[tuple[str, int], list] = {}     # stored trials Tune's state lacks, per key
         self.absorbed = 0                                  # how many stored trials Tune's state lacks
         self.completed: dict[tuple[str, int], dict] = {}   # (placement, seed) -> metrics + trial id
         self.running: dict[tuple[str, int], str] = {}      # (placement, seed) -> trial id
@@ -47,6 +49,7 @@ class DeduplicatingSearcher(Searcher):
         self.inner_id: dict[str, str] = {}                 # outer trial id -> inner trial id
         self.keys: dict[str, tuple[str, int]] = {}         # outer trial id -> (placement, seed)
         self.finished = False
+        self.succeeded = self.failed = 0                   # trials of this driver that ended, by outcome
 
     def set_search_properties(self, metric, mode, config, **spec) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
@@ -68,7 +71,7 @@ class DeduplicatingSearcher(Searcher):
         if key in self.completed:
             done = self.completed[key]
             config = {**config, "reuse": {"of": done["trial_id"], "placement": key[0],
-                                          "metrics": {m: done[m] for m in REUSED_METRICS if m in done}}}
+                                          "metrics": {m: done[m] for m in METRICS if m in done}}}
         else:
             self.running[key] = trial_id
         return config
@@ -88,8 +91,9 @@ class DeduplicatingSearcher(Searcher):
                 self.finished = config == Searcher.FINISHED
                 return None if self.held else config
             key = self.key_of(config)
-            if key in self.orphans:  # finished before the driver died: answer from the store
-                self.searcher.on_trial_complete(trial_id, result=self.orphans.pop(key))
+            if self.orphans.get(key):  # recorded before the driver died: answer from the store
+                result = self.orphans[key].pop()
+                self.searcher.on_trial_complete(trial_id, result=result, error=result is None)
                 continue
             if key in self.running:
                 self.held.append((trial_id, config, key))
@@ -100,6 +104,12 @@ class DeduplicatingSearcher(Searcher):
         self.searcher.on_trial_result(self.inner_id.get(trial_id, trial_id), result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if error:
+            self.failed += 1
+        else:
+            self.succeeded += 1
+        if self.failed >= FAIL_FAST and not self.succeeded:
+            self.finished = True  # the cause fails every trial (data, config): stop spending the budget
         key = self.keys.pop(trial_id, None)
         inner = self.inner_id.pop(trial_id, trial_id)
         if key is not None and self.running.get(key) == trial_id:
@@ -109,18 +119,31 @@ class DeduplicatingSearcher(Searcher):
         self.searcher.on_trial_complete(inner, result=result, error=error)
 
     def reconcile_with_store(self) -> None:
-        """Count and reuse trials the store holds but Tune's restored state does not know."""
+        """Count and reuse trials the store holds but Tune's restored state does not know.
+
+        Every such trial (completed, reused, stopped or failed) uses up one trial of the budget and
+        answers the searcher once when it suggests that placement again; ``resume --retry-failed``
+        deletes failed trials first, so they run again instead.
+        """
         if not (self.store_url and self.search_name):
             return
-        from placement_search.store import open_store
+        from placement_search.store import open_store, unmask
 
-        trials = open_store(self.store_url).trials_frame(self.search_name)
+        with open_store(unmask(self.store_url)) as store:
+            trials = store.trials_frame(self.search_name)
         unknown = trials[~trials["trial_key"].isin(self.handed_out)]
         self.absorbed = len(unknown)
-        for row in unknown[unknown["status"] == "completed"].itertuples():
-            metrics = {m: getattr(row, m) for m in REUSED_METRICS} | {"trial_id": row.trial_key}
+        self.orphans = {}
+        measured = unknown[unknown["status"] == "completed"]
+        for row in measured.itertuples():
+            metrics = {m: getattr(row, m) for m in METRICS} | {"trial_id": row.trial_key}
             self.completed[(row.placement, int(row.seed))] = metrics
-            self.orphans[(row.placement, int(row.seed))] = metrics
+        for row in unknown.itertuples():
+            key = (row.placement, int(row.seed))
+            answer = None if row.status == "failed" else self.completed.get(key)
+            if answer is None and row.status != "failed":
+                answer = {m: getattr(row, m) for m in METRICS}
+            self.orphans.setdefault(key, []).append(answer)
 
     def get_state(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("searcher", "space")}
@@ -129,7 +152,7 @@ class DeduplicatingSearcher(Searcher):
         """Restore a saved state, then reconcile with the store. Tune's ``Tuner.restore`` calls this
         (it saves and restores wrapper searchers through get_state/set_state, not save/restore)."""
         # states saved before a field existed restore with its fresh default
-        self.__dict__.update({"absorbed": 0, **state})
+        self.__dict__.update({"absorbed": 0, "succeeded": 0, "failed": 0, **state})
         self.reconcile_with_store()
 
     def save(self, checkpoint_path: str) -> None:

@@ -23,6 +23,7 @@ from placement_search.config import config_from_dict, load_config
 from placement_search.errors import PlacementSearchError
 from placement_search.placement.edges import Placement
 from placement_search.placement.placed_model import PlacedModel
+from placement_search.runners.base import disk_config
 
 REBUILD = '''"""Rebuild the exported placed model (frozen backbone + adapters + head) for inference."""
 from pathlib import Path
@@ -44,17 +45,15 @@ def _checkpoint_weights(experiment_path: str | None, trial_key: str) -> dict[str
 
 def export_search(name: str, out: Path, store_url: str | None = None) -> Path:
     from placement_search.loading import load_experiment
-    from placement_search.search.service import summarize
-    from placement_search.store import open_store
+    from placement_search.store import best_trial, open_store
     from placement_search.training import train_placement, trainable_state
 
-    store = open_store(store_url)
+    store = open_store(store_url, must_exist=True)
     record = store.get_search(name)
-    summary = summarize(store, name)
-    if summary.best_placement is None:
+    trials = store.trials_frame(name)
+    best = best_trial(trials)  # the trial `show` and the report call best
+    if best is None:
         raise PlacementSearchError(f"search {name} has no completed trial to export")
-    trials = summary.trials
-    best = trials.loc[trials["val_accuracy"].idxmax()]
     source = best
     if best["status"] == "reused" and "reused_from" in trials and not pd_isna(best["reused_from"]):
         source = trials.loc[trials["trial_id"] == best["reused_from"]].iloc[0]
@@ -66,7 +65,7 @@ def export_search(name: str, out: Path, store_url: str | None = None) -> Path:
         _, model = train_placement(cfg, Placement.parse(best["placement"]), backbone, task)
         weights = trainable_state(model)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    (out / "config.yaml").write_text(yaml.safe_dump(disk_config(cfg), sort_keys=False))
     (out / "placement.txt").write_text(str(best["placement"]) + "\n")
     save_file(weights, str(out / "model.safetensors"), metadata={"placement": str(best["placement"])})
     metrics = {k: (None if pd_isna(v) else v) for k, v in best.to_dict().items()}

@@ -42,9 +42,10 @@ class _PickledState:
 
 
 class PlacementListSearcher(_PickledState, Searcher):
-    """Suggests a fixed list of (placement, seed) trials in order, then reports it is finished."""
+    """Suggests a fixed list of (placement, seed) or (placement, seed, label) trials in order, then
+    reports it is finished. A label names the plan variant a trial belongs to (stored with it)."""
 
-    def __init__(self, trials: list[tuple[str, int]]):
+    def __init__(self, trials: list[tuple]):
         super().__init__(metric=METRIC, mode=MODE)
         self.trials = trials
         self.next_index = 0
@@ -52,9 +53,9 @@ class PlacementListSearcher(_PickledState, Searcher):
     def suggest(self, trial_id: str) -> dict | None:
         if self.next_index >= len(self.trials):
             return Searcher.FINISHED
-        placement, seed = self.trials[self.next_index]
+        placement, seed, *label = self.trials[self.next_index]
         self.next_index += 1
-        return {"placement": placement, "seed": seed}
+        return {"placement": placement, "seed": seed, **({"label": label[0]} if label and label[0] else {})}
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         pass

@@ -1,71 +1,93 @@
 """Run, resume and replay placement searches; the layer the CLI and the Python API share.
 
-A search is validated completely (searcher name, sample count, store reachable, ground truth
-present for replay) before anything is written. Then it is registered in the store and either
-runs as Ray Tune trials (an embedded local Ray instance, or ``address`` for a cluster) with the
-store callback recording each trial, or, in replay, runs the same searcher in-process against the
-stored ground truth, which makes hundreds of seeded searches cost seconds.
+A search is validated completely (searcher name, sample count, name, store reachable, ground
+truth present for replay) before anything is written. Then it is registered in the store and
+handed to a runner (runners/): Ray Tune (default), a Ray-free local process pool, or replay over
+the stored ground truth. Whatever runs it, the search ends ``completed`` when the store holds its
+whole budget, ``interrupted`` when it stopped short (resumable), and ``failed`` with a one-line
+reason when no trial succeeded.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from placement_search.config import Config, config_from_dict
 from placement_search.errors import PlacementSearchError
-from placement_search.placement.edges import EdgeSpace, Placement
+from placement_search.loading import edge_space
 from placement_search.placement.selection import Scores
-from placement_search.search.benchmark import benchmark_description, benchmark_key
+from placement_search.runners.base import RUNNERS, RunnerOptions, SearchJob, disk_config
 from placement_search.search.dedup import DeduplicatingSearcher
-from placement_search.search.encoding import decode_placement
-from placement_search.search.searchers import METRIC, make_searcher, parse_searcher
-from placement_search.store import ResultsStore, TrialRecord, open_store
+from placement_search.search.searchers import PlacementListSearcher, make_searcher, parse_searcher
+from placement_search.store import ResultsStore, benchmark_description, benchmark_key, best_trial, open_store
 
-DEFAULT_STORAGE = "runs/tune"
+NAME_LIMIT = 128
 
 
 @dataclass
 class RunOptions:
-    """What ``placement-search run`` takes besides the config (None = the config's value)."""
+    """What ``placement-search run`` takes besides the config.
+
+    The first group overrides ``cfg.search`` (None = the config's value) and is folded into the
+    config once (``fold_options``); the rest says how to run (``RunnerOptions``).
+    """
 
     searcher: str | None = None
     num_samples: int | None = None
-    name: str | None = None
-    store: str | None = None
-    address: str | None = None
-    replay: bool = False
-    train_missing: bool = False
     seed: int | None = None
+    store: str | None = None
     max_concurrent: int | None = None
     storage_path: str | None = None
+    name: str | None = None
+    #: tune, local or replay
+    runner: str = "tune"
+    replay: bool = False
+    address: str | None = None
     verbose: int = 1
-    #: keep a trial's Ray actor (its worker process, with the backbone and task loaded) for the
-    #: next trial; False starts a fresh actor per trial (only benchmarks/service_overhead.py uses it)
     reuse_actors: bool = True
+    workers: int = 1
+    threads: int = 1
+    time_limit_s: float | None = None
+    train_missing: bool = False
+
+
+_SEARCH_OVERRIDES = ("searcher", "num_samples", "seed", "store", "max_concurrent", "storage_path")
+
+
+def fold_options(cfg: Config, opts: RunOptions) -> tuple[Config, str, RunnerOptions]:
+    """A copy of ``cfg`` with the options' search settings in it, the runner name and its options."""
+    cfg = config_from_dict(cfg.to_dict())
+    for key in _SEARCH_OVERRIDES:
+        value = getattr(opts, key)
+        if value is not None:
+            setattr(cfg.search, key, value)
+    runner = "replay" if opts.replay else opts.runner
+    if runner not in RUNNERS:
+        raise PlacementSearchError(f"unknown runner {runner!r}; use one of: {', '.join(RUNNERS)}")
+    runner_fields = {f.name for f in fields(RunnerOptions)}
+    return cfg, runner, RunnerOptions(**{k: getattr(opts, k) for k in runner_fields})
 
 
 def _default_name(cfg: Config, searcher: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{cfg.name}-{searcher}-{stamp}")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{cfg.name}-{searcher}-{stamp}")[-NAME_LIMIT:].lstrip("-_.")
 
 
-def _check_name(name: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", name):
-        raise PlacementSearchError(f"search name {name!r} is not allowed; use letters, digits, '.', '_' and '-'")
+def check_name(name: str) -> str:
+    if len(name) > NAME_LIMIT:
+        raise PlacementSearchError(f"search name is {len(name)} characters long; the limit is {NAME_LIMIT}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise PlacementSearchError(
+            f"search name {name!r} is not allowed; start with a letter or digit and use letters, digits, "
+            "'.', '_' and '-'"
+        )
     return name
-
-
-def edge_space(cfg: Config) -> EdgeSpace:
-    from placement_search.loading import cached_backbone
-
-    return EdgeSpace(cached_backbone(cfg.backbone).num_points, tuple(cfg.space.edge_types))
 
 
 def score_provider(cfg: Config, store: ResultsStore) -> Callable[[], Scores]:
@@ -94,11 +116,10 @@ class SearchSummary:
 
 
 def summarize(store: ResultsStore, name: str) -> SearchSummary:
-    """Best placement by validation accuracy, and regret against the stored ground truth."""
+    """Best trial (``store.best_trial``'s rule), and regret against the stored ground truth."""
     record = store.get_search(name)
     trials = store.trials_frame(name)
-    ok = trials[trials["status"].isin(["completed", "reused", "replayed"])] if len(trials) else trials
-    best = ok.loc[ok["val_accuracy"].idxmax()] if len(ok) and ok["val_accuracy"].notna().any() else None
+    best = best_trial(trials)
     regret = None
     if best is not None and store.has_ground_truth(record.benchmark_key):
         gt = store.ground_truth(record.benchmark_key)
@@ -114,240 +135,153 @@ def summarize(store: ResultsStore, name: str) -> SearchSummary:
     )
 
 
-def _validate(cfg: Config, opts: RunOptions) -> tuple[str, int]:
-    searcher = parse_searcher(opts.searcher or cfg.search.searcher)
-    num_samples = opts.num_samples if opts.num_samples is not None else cfg.search.num_samples
-    if num_samples < 1:
-        raise PlacementSearchError(f"--num-samples must be at least 1, got {num_samples}")
-    return searcher, num_samples
+def build_searcher(cfg: Config, store: ResultsStore, name: str, searcher_name: str, num_samples: int, seed: int):
+    """The search's searcher, wrapped for duplicate reuse and store reconciliation."""
+    space = edge_space(cfg)
+    inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store))
+    searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials, store.url, name)
+    return searcher, space, n_trials
+
+
+def make_runner(runner: str, options: RunnerOptions, experiment: str | None = None):
+    if runner == "tune":
+        from placement_search.runners.tune import TuneRunner
+
+        return TuneRunner(options, experiment)
+    if runner == "local":
+        from placement_search.runners.local_pool import LocalPoolRunner
+
+        return LocalPoolRunner(options)
+    from placement_search.runners.replay import ReplayRunner
+
+    return ReplayRunner(options)
 
 
 def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
     """Run one search to the end and return its summary (see module doc)."""
-    opts = opts or RunOptions()
-    searcher_name, num_samples = _validate(cfg, opts)
-    name = _check_name(opts.name or _default_name(cfg, searcher_name))
-    store = open_store(opts.store or cfg.search.store)
+    cfg, runner, runner_options = fold_options(cfg, opts or RunOptions())
+    searcher_name = parse_searcher(cfg.search.searcher)
+    if cfg.search.num_samples < 1:
+        raise PlacementSearchError(f"--num-samples must be at least 1, got {cfg.search.num_samples}")
+    name = check_name((opts and opts.name) or _default_name(cfg, searcher_name))
+    store = open_store(cfg.search.store)
     key = benchmark_key(cfg)
-    if opts.replay and not store.has_ground_truth(key):
+    if runner == "replay" and not store.has_ground_truth(key):
         raise PlacementSearchError(
             f"no exhaustive ground truth in {store.url} for this config's benchmark key {key}; run "
             f"`placement-search run CONFIG --searcher exhaustive` with the same backbone, task, training and adapter "
             f"settings first"
         )
-    seed = cfg.search.seed if opts.seed is None else opts.seed
-    searcher, space, n_trials = build_searcher(cfg, store, name, searcher_name, num_samples, seed)
+    seed = cfg.search.seed
+    searcher, space, n_trials = build_searcher(cfg, store, name, searcher_name, cfg.search.num_samples, seed)
     store.ensure_benchmark(key, benchmark_description(cfg))
-    options = {"seed": seed, "replay": opts.replay, "train_missing": opts.train_missing,
-               "address": opts.address, "max_concurrent": opts.max_concurrent}
-    store.create_search(name, key, searcher_name, n_trials, cfg.to_dict(), options)
+    options = {"seed": seed, "runner": runner, "replay": runner == "replay", "address": runner_options.address,
+               "train_missing": runner_options.train_missing, "workers": runner_options.workers,
+               "threads": runner_options.threads}
+    store.create_search(name, key, searcher_name, n_trials, disk_config(cfg), options)
+    job = SearchJob(cfg, store, name, searcher, n_trials, space)
+    _run(store, name, lambda: make_runner(runner, runner_options).run(job))
+    return summarize(store, name)
+
+
+def _run(store: ResultsStore, name: str, run: Callable[[], None]) -> None:
+    """Run and settle the search's status: Ctrl-C leaves it interrupted, a crash failed."""
     try:
-        if opts.replay:
-            _replay(cfg, store, name, key, searcher, n_trials, opts.train_missing)
-        else:
-            _tune(cfg, store, name, searcher, n_trials, space, opts)
+        run()
     except KeyboardInterrupt:
         store.set_search_status(name, "interrupted")
         raise
     except BaseException:
         store.set_search_status(name, "failed")
         raise
-    _finish(store, name, n_trials)
-    return summarize(store, name)
+    finish_search(store, name)
 
 
-def _finish(store: ResultsStore, name: str, n_trials: int) -> None:
-    """Mark the search completed only when the store holds its whole budget of trials: Tune
-    answers Ctrl-C by stopping and returning normally, which must leave the search resumable."""
-    done = len(store.trials_frame(name))
-    if done >= n_trials:
+def finish_search(store: ResultsStore, name: str) -> None:
+    """Mark the search completed only when the store holds its whole budget of trials (Tune
+    answers Ctrl-C by stopping and returning normally, which must leave the search resumable), and
+    failed, with the reason, when it has trials and none of them succeeded."""
+    record = store.get_search(name)
+    trials = store.trials_frame(name)
+    if len(trials) and (trials["status"] == "failed").all():
+        store.set_search_status(name, "failed")
+        reason, count = Counter(trials["error"].fillna("no error message")).most_common(1)[0]
+        raise PlacementSearchError(
+            f"every trial of search {name} failed ({count} of {len(trials)}: {reason}); fix the cause, then "
+            f"`placement-search resume {name} --retry-failed`"
+        )
+    if len(trials) >= (record.num_samples or 0):
         store.set_search_status(name, "completed")
         return
     store.set_search_status(name, "interrupted")
-    print(f"search {name} stopped after {done} of {n_trials} trials; continue it with "
+    print(f"search {name} stopped after {len(trials)} of {record.num_samples} trials; continue it with "
           f"`placement-search resume {name}`")
 
 
-def build_searcher(cfg: Config, store: ResultsStore, name: str, searcher_name: str, num_samples: int, seed: int):
-    """The search's searcher, wrapped for duplicate reuse and store reconciliation."""
+def planned_search(store: ResultsStore, cfg: Config, name: str, searcher_label: str, trials: list[tuple],
+                   options: dict) -> SearchJob:
+    """A search over a fixed list of (placement, seed[, label]) trials, for scripts that plan their
+    own trials (analysis/sweep_local.py, analysis/placement_experiments.py). Run again with the same
+    name, it continues: the trials the store already holds count and are not run again.
+    ``searcher_label`` is stored as the search's searcher (``exhaustive`` makes it ground truth)."""
+    key = benchmark_key(cfg)
+    check_name(name)
+    if store.has_search(name):
+        record = store.get_search(name)
+        if record.benchmark_key != key or record.searcher != searcher_label:
+            raise PlacementSearchError(
+                f"search {name} in {store.url} is not a {searcher_label} search of this config (benchmark key "
+                f"{record.benchmark_key}, this config's {key}); pass another --name")
+    else:
+        store.ensure_benchmark(key, benchmark_description(cfg))
+        store.create_search(name, key, searcher_label, len(trials), disk_config(cfg), options)
     space = edge_space(cfg)
-    inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store))
-    searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials,
-                                     store.engine.url.render_as_string(hide_password=False), name)
-    return searcher, space, n_trials
+    searcher = DeduplicatingSearcher(PlacementListSearcher(list(trials)), space, cfg.training.seed, len(trials),
+                                     store.url, name)
+    searcher.reconcile_with_store()
+    return SearchJob(cfg, store, name, searcher, len(trials), space)
 
 
-def _replay(cfg, store, name, key, searcher, n_trials, train_missing) -> None:
-    """Drive the searcher in-process, answering each suggestion from the stored ground truth."""
-    from ray.tune.search import Searcher
+def resume_search(name: str, store_url: str | None = None, address: str | None = None, verbose: int = 1,
+                  retry_failed: bool = False) -> SearchSummary:
+    """Finish a search whose driver stopped; trials already in the store are not run again.
 
-    records = []
-    for i in range(n_trials):
-        trial_id = f"replay_{i:05d}"
-        config = searcher.suggest(trial_id)
-        if config is None or config == Searcher.FINISHED:
-            break
-        placement = str(decode_placement(config, searcher.space))
-        seed = int(config.get("seed", cfg.training.seed))
-        status, reused = "replayed", None
-        if "reuse" in config:
-            metrics, status = config["reuse"]["metrics"], "reused"
-        else:
-            metrics = store.lookup(key, placement, seed)
-            if metrics is None:
-                if not train_missing:
-                    raise PlacementSearchError(
-                        f"placement {placement or 'empty'} (seed {seed}) is not in the stored results of benchmark "
-                        f"{key}; pass --train-missing to train it, or use a searcher/K the ground truth covers"
-                    )
-                metrics, status = _train_now(cfg, placement, seed), "completed"
-        searcher.on_trial_complete(trial_id, result={**metrics, "placement": placement, "seed": seed})
-        records.append(TrialRecord(name, trial_id, placement, seed, status, metrics, (), None, reused, None))
-    store.record_trials(records)
-
-
-def _train_now(cfg: Config, placement: str, seed: int) -> dict:
-    from placement_search.loading import load_experiment
-    from placement_search.training import train_placement
-
-    run_cfg = config_from_dict(cfg.to_dict())
-    run_cfg.training.seed = seed
-    backbone, task = load_experiment(run_cfg)
-    result, _ = train_placement(run_cfg, Placement.parse(placement), backbone, task)
-    return result.metrics()
-
-
-def init_ray(address: str | None, cpus: int | None = None) -> None:
-    """Connect to ``address``, or start an embedded single-machine Ray instance on loopback.
-
-    Ray resolves 127.0.0.1 to the machine's interface address unless told the instance is a
-    single-machine one (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``), so the embedded instance sets
-    that: nothing it starts listens beyond loopback. Token authentication stays as Ray sets it.
+    A Tune search with its experiment folder at hand is first restored by Tune (trials and
+    searcher state). If the store still lacks trials after that (its folder is gone, or trials
+    Tune counted as finished never reached the store), the search continues from the store alone:
+    the same searcher, seed and budget, every stored trial counted and answering the searcher, so
+    only the missing trials run. ``retry_failed`` first removes the failed trials, so they run again.
     """
-    import ray
-
-    if ray.is_initialized():
-        return
-    env = {k: v for k, v in os.environ.items() if k.startswith("PLACEMENT_SEARCH_")}
-    runtime_env = {"env_vars": env} if env else None
-    if address:
-        try:
-            ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING")
-        except ConnectionError as exc:
-            raise PlacementSearchError(f"cannot connect to the Ray cluster at {address} ({exc}); check the address") from None
-        return
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # for the worker processes
-    from ray._private import ray_constants
-
-    ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false", "False")
-    ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env, _node_ip_address="127.0.0.1",
-             logging_level="WARNING")
-
-
-def _tune(cfg: Config, store: ResultsStore, name: str, searcher, n_trials: int, space: EdgeSpace, opts: RunOptions):
-    from ray import tune
-
-    # the classic reporter prints one compact table of placements; the new engine ignores it
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    init_ray(opts.address)
-    storage = Path(opts.storage_path or cfg.search.storage_path or DEFAULT_STORAGE).absolute()
-    tuner = tune.Tuner(
-        trainable(cfg),
-        tune_config=tune.TuneConfig(
-            search_alg=searcher,
-            scheduler=_scheduler(cfg),
-            num_samples=n_trials,
-            max_concurrent_trials=opts.max_concurrent or cfg.search.max_concurrent,
-            reuse_actors=opts.reuse_actors,
-        ),
-        run_config=_run_config(cfg, store, name, space, storage, opts.verbose),
-    )
-    store.set_search_status(name, "running", experiment_path=str(storage / name))
-    tuner.fit()
-
-
-def trainable(cfg: Config):
-    from ray import tune
-
-    from placement_search.search.trainable import run_trial
-
-    resources = {"cpu": cfg.search.cpus_per_trial, "gpu": cfg.search.gpus_per_trial}
-    return tune.with_resources(tune.with_parameters(run_trial, cfg_dict=cfg.to_dict()), resources)
-
-
-def _scheduler(cfg: Config):
-    if cfg.search.scheduler != "asha":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
-
-    return ASHAScheduler(metric=METRIC, mode="max", grace_period=cfg.search.asha_grace_period,
-                         reduction_factor=cfg.search.asha_reduction_factor)
-
-
-def _run_config(cfg: Config, store: ResultsStore, name: str, space: EdgeSpace, storage: Path, verbose: int):
-    from ray import tune
-
-    from placement_search.search.callback import StoreCallback
-
-    reporter = tune.CLIReporter(
-        metric_columns={"placement": "placement", "val_accuracy": "val acc", "test_accuracy": "test acc",
-                        "step": "step"},
-        parameter_columns={"seed": "seed"},
-        max_report_frequency=30,
-        sort_by_metric=True,
-        metric=METRIC,
-        mode="max",
-    )
-    return tune.RunConfig(
-        name=name,
-        storage_path=str(storage),
-        callbacks=[StoreCallback(store.engine.url.render_as_string(hide_password=False), name, space, cfg.training.seed)],
-        failure_config=tune.FailureConfig(max_failures=cfg.search.max_failures),
-        # keep every (small: adapters + head) checkpoint: capping the number forces an experiment
-        # snapshot per checkpoint, which dominates short trials
-        checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
-        progress_reporter=reporter,
-        verbose=verbose,
-    )
-
-
-def resume_search(name: str, store_url: str | None = None, address: str | None = None, verbose: int = 1) -> SearchSummary:
-    """Finish a search whose driver stopped; trials already in the store are not written again.
-
-    With its Tune experiment folder at hand, Tune restores trials and searcher state. Without it
-    (another machine, a later session), the search starts again from the store alone: the same
-    searcher, seed and budget, with every stored trial counted and its result reused, so only the
-    missing trials run.
-    """
-    from ray import tune
-
-    store = open_store(store_url)
+    store = open_store(store_url, must_exist=True)
     record = store.get_search(name)
-    if record.status == "completed":
-        return summarize(store, name)
-    cfg = config_from_dict(record.config)
     if record.options.get("replay"):
         raise PlacementSearchError(f"search {name} is a replay; replays take seconds, run it again under a new name")
-    opts = RunOptions(address=address or record.options.get("address"), verbose=verbose,
-                      max_concurrent=record.options.get("max_concurrent"))
-    path = record.experiment_path
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    init_ray(opts.address)
-    store.set_search_status(name, "running", experiment_path=path)
-    try:
-        if path and tune.Tuner.can_restore(path):
-            tuner = tune.Tuner.restore(path, trainable=trainable(cfg), resume_unfinished=True,
-                                       resume_errored=False, restart_errored=False)
-            tuner.fit()
-        else:
-            seed = record.options.get("seed", cfg.search.seed)
-            searcher, space, n_trials = build_searcher(cfg, store, name, record.searcher, record.num_samples, seed)
-            searcher.reconcile_with_store()
-            _tune(cfg, store, name, searcher, n_trials, space, opts)
-    except BaseException:
-        store.set_search_status(name, "interrupted")
-        raise
-    _finish(store, name, record.num_samples)
+    if retry_failed:
+        removed = store.delete_failed_trials(name)
+        print(f"search {name}: {removed} failed trial(s) removed, to run again")
+    elif record.status == "completed":
+        return summarize(store, name)
+    cfg = config_from_dict(record.config)
+    runner = record.options.get("runner", "tune")
+    options = RunnerOptions(address=address or record.options.get("address"), verbose=verbose,
+                            workers=record.options.get("workers", 1), threads=record.options.get("threads", 1))
+    store.set_search_status(name, "running")
+
+    def run() -> None:
+        if runner == "tune" and not retry_failed:
+            from placement_search.runners.tune import restore
+
+            if restore(SearchJob(cfg, store, name, None, record.num_samples, edge_space(cfg)),
+                       record.experiment_path, options) and len(store.trials_frame(name)) >= record.num_samples:
+                return
+        seed = record.options.get("seed", cfg.search.seed)
+        searcher, space, n_trials = build_searcher(cfg, store, name, record.searcher, record.num_samples, seed)
+        searcher.reconcile_with_store()
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        make_runner(runner, options, experiment=f"{name}-resumed-{stamp}").run(
+            SearchJob(cfg, store, name, searcher, n_trials, space))
+
+    _run(store, name, run)
     return summarize(store, name)
 
 

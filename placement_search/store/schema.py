@@ -26,21 +26,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-#: bumped when a table changes incompatibly; a store written by another version is refused on open
-SCHEMA_VERSION = 1
+#: bumped when a table changes; older stores are migrated on open (migrations.py), newer ones refused
+SCHEMA_VERSION = 2
 
 SEARCH_STATUSES = ("running", "completed", "failed", "interrupted")
-TRIAL_STATUSES = ("completed", "failed", "reused", "replayed")
+#: completed: trained to the end; stopped: stopped early by a scheduler (metrics at the stop, no
+#: test accuracy); failed: crashed; reused: a copy of an earlier trial of the same placement and
+#: seed in the search; replayed: looked up in a stored ground truth instead of trained
+TRIAL_STATUSES = ("completed", "stopped", "failed", "reused", "replayed")
 #: trial statuses whose metrics were measured by that trial itself (not copied from another one)
 MEASURED_STATUSES = ("completed",)
+#: trial statuses that compete for a search's best placement: full-budget accuracies only
+SCORED_STATUSES = ("completed", "reused", "replayed")
 
 #: the scalar metrics a trial row stores (TrainResult.metrics() minus ``placement``)
 FLOAT_METRICS = (
     "val_accuracy", "best_val_accuracy", "test_accuracy", "val_loss", "test_loss", "train_loss",
-    "wall_time_s",
+    "wall_time_s", "epochs",
 )
 INT_METRICS = ("num_trainable_params", "num_adapter_params", "steps")
 METRICS = FLOAT_METRICS + INT_METRICS
+#: one learning-curve point: its step and these values
 CURVE_FIELDS = ("epoch", "train_loss", "val_loss", "val_accuracy", "lr")
 #: score columns with their own SQL column; any other column of a score frame goes to ``extra``
 SCORE_FIELDS = ("rank", "sigma_max", "stable_rank", "effective_rank", "nuclear_norm")
@@ -134,9 +140,15 @@ class Trial(Base):
     num_adapter_params: Mapped[int | None] = mapped_column(Integer)
     steps: Mapped[int | None] = mapped_column(Integer)
     wall_time_s: Mapped[float | None] = mapped_column(Float)
+    #: epochs trained (fewer than the recipe's for a trial stopped early)
+    epochs: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     reused_from: Mapped[int | None] = mapped_column(ForeignKey("trials.id", ondelete="SET NULL"))
     node: Mapped[str | None] = mapped_column(String(255))
+    #: what trained it: "cpu", "cuda:0 (NVIDIA H100 80GB HBM3)", ...
+    device: Mapped[str | None] = mapped_column(String(255))
+    #: which variant of the search's plan the trial belongs to ("K3 gamma 0.6", "random", ...)
+    label: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     search: Mapped[Search] = relationship(back_populates="trials")

@@ -1,4 +1,5 @@
-"""The benchmark key: which results are comparable with which.
+"""The store's identity keys: which results are comparable with which (benchmark key), and which
+score table belongs to a config (score key).
 
 Two trials are comparable when the same placement would get the same accuracy from both: same
 backbone, same task and split, same training recipe, same adapter. The key hashes exactly those

@@ -4,6 +4,11 @@ Writes happen on the driver (never in workers), one transaction per finished tri
 Tune's trial id: a trial re-run after ``resume`` or a retry writes nothing the second time.
 Learning curves are collected from the intermediate reports as they arrive, by step, so a retried
 trial that resumed from a checkpoint (and reports only the later steps again) keeps one full curve.
+A trial a scheduler (ASHA) stopped never reached its final report: it is recorded ``stopped``,
+with the metrics and epochs of its last evaluation.
+
+The callback is pickled into Tune's experiment state, so it holds the store's masked URL only;
+the driver that opened the store (``run``, ``resume --store``) can unmask it.
 """
 
 from __future__ import annotations
@@ -14,21 +19,10 @@ from pathlib import Path
 from ray import tune
 
 from placement_search.placement.edges import EdgeSpace
-from placement_search.search.encoding import decode_placement
-from placement_search.store import open_store
+from placement_search.runners.outcome import identify, trial_record
+from placement_search.store import CURVE_FIELDS, open_store, unmask
 
-CURVE_FIELDS = ("step", "epoch", "train_loss", "val_loss", "val_accuracy", "lr")
-
-
-def error_summary(text: str | None) -> str:
-    """The last meaningful line of a traceback (``TrainingDiverged: loss became nan ...``)."""
-    if not text:
-        return "trial failed without an error message"
-    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    for line in reversed(lines):
-        if ":" in line and not line.startswith(("File ", "During handling", "The above exception")):
-            return line[:2000]
-    return lines[-1][:2000]
+_POINT_FIELDS = ("step", *CURVE_FIELDS)
 
 
 class StoreCallback(tune.Callback):
@@ -45,12 +39,12 @@ class StoreCallback(tune.Callback):
     @property
     def store(self):
         if self._store is None:
-            self._store = open_store(self.store_url)
+            self._store = open_store(unmask(self.store_url))
         return self._store
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if "step" in result and "val_accuracy" in result and "reused_from" not in result:
-            self._curves[trial.trial_id][int(result["step"])] = {f: result.get(f) for f in CURVE_FIELDS}
+            self._curves[trial.trial_id][int(result["step"])] = {f: result.get(f) for f in _POINT_FIELDS}
 
     def _curve(self, trial, result: dict) -> list[dict]:
         """The trial's curve, in step order. A trial that resumed from a checkpoint after the driver
@@ -58,44 +52,32 @@ class StoreCallback(tune.Callback):
         curve its last checkpoint holds."""
         points = self._curves.pop(trial.trial_id, {})
         if result.get("resumed_from_step") and trial.checkpoint is not None:
-            from placement_search.search.trainable import load_train_state
+            from placement_search.runners.tune_trainable import load_train_state
 
             with trial.checkpoint.as_directory() as folder:
                 state = load_train_state(folder)
-            saved = {p.step: {f: getattr(p, f) for f in CURVE_FIELDS} for p in state.curve} if state else {}
+            saved = {p.step: {f: getattr(p, f) for f in _POINT_FIELDS} for p in state.curve} if state else {}
             points = {**saved, **points}
         return [points[step] for step in sorted(points)]
 
-    def _identity(self, trial) -> tuple[str, int]:
-        result = trial.last_result or {}
-        if "placement" in result:
-            return result["placement"], int(result.get("seed", self.default_seed))
-        config = trial.config
-        try:
-            text = str(decode_placement(config, self.space))
-        except Exception:  # a config that cannot even be decoded is still recorded as failed
-            text = ""
-        return text, int(config.get("seed", self.default_seed))
-
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         result = trial.last_result or {}
-        placement, seed = self._identity(trial)
-        reused_from = None
-        status = "completed"
+        identity = identify(trial.config, self.space, self.default_seed)
         if "reused_from" in result:
-            status = "reused"
-            first = self.store.find_trial(self.search_name, placement, seed)
-            reused_from = first["trial_id"] if first else None
-        curve = [] if status == "reused" else self._curve(trial, result)
-        self.store.record_trial(self.search_name, trial.trial_id, placement, seed, status, metrics=result,
-                                curve=curve, reused_from=reused_from, node=result.get("node"))
+            first = self.store.find_trial(self.search_name, identity.placement, identity.seed)
+            record = trial_record(self.search_name, trial.trial_id, identity, "reused", result,
+                                  reused_from=first["trial_id"] if first else None)
+        else:
+            status = "completed" if "test_accuracy" in result else "stopped"
+            record = trial_record(self.search_name, trial.trial_id, identity, status, result,
+                                  self._curve(trial, result))
+        self.store.record_trials([record])
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
-        placement, seed = self._identity(trial)
+        identity = identify(trial.config, self.space, self.default_seed)
         # Tune has just written the error to the trial's local folder (storage sync comes later)
         path = trial.error_file
         text = Path(path).read_text() if path and Path(path).is_file() else None
-        curve = self._curve(trial, trial.last_result or {})
-        self.store.record_trial(self.search_name, trial.trial_id, placement, seed, "failed",
-                                metrics=trial.last_result or {}, curve=curve, error=error_summary(text),
-                                node=(trial.last_result or {}).get("node"))
+        result = trial.last_result or {}
+        self.store.record_trials([trial_record(self.search_name, trial.trial_id, identity, "failed", result,
+                                               self._curve(trial, result), error=text)])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import tempfile
 from pathlib import Path
 
@@ -24,10 +23,10 @@ from ray import tune
 from safetensors.torch import load_file, save_file
 
 from placement_search.config import config_from_dict
-from placement_search.loading import load_experiment
-from placement_search.placement.edges import EdgeSpace
+from placement_search.loading import edge_space, load_experiment
+from placement_search.runners.outcome import where_trained
 from placement_search.search.encoding import decode_placement
-from placement_search.training import EvalPoint, TrainState, train_placement
+from placement_search.training import EvalPoint, TrainState, resolve_device, train_placement
 
 #: test hook: placements (canonical text, ';'-separated) whose training is made to diverge
 INJECT_NAN_ENV = "PLACEMENT_SEARCH_INJECT_NAN"
@@ -80,22 +79,21 @@ def run_trial(config: dict, cfg_dict: dict) -> None:
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per checkpoint
     cfg = config_from_dict(cfg_dict)
     seed = int(config.get("seed", cfg.training.seed))
-    node = socket.gethostname()
+    where = where_trained(resolve_device(cfg.training.device))
     if "reuse" in config:
         reuse = config["reuse"]
         tune.report({**reuse["metrics"], "placement": reuse["placement"], "seed": seed, "reused_from": reuse["of"],
-                     "node": node, "done": True})
+                     **where, "done": True})
         return
     torch.set_num_threads(max(1, int(float(os.environ.get("OMP_NUM_THREADS", "1")))))
     backbone, task = load_experiment(cfg)
-    space = EdgeSpace(backbone.num_points, tuple(cfg.space.edge_types))
-    placement = decode_placement(config, space)
+    placement = decode_placement(config, edge_space(cfg))  # an undecodable config fails the trial
     text = str(placement)
     cfg.training.seed = seed
     if text in os.environ.get(INJECT_NAN_ENV, "").split(";"):
         cfg.adapter.scale = float("nan")
     meta = {"placement": text, "seed": str(seed), "benchmark": cfg.name}
-    common = {"placement": text, "seed": seed, "k": len(placement), "node": node}
+    common = {"placement": text, "seed": seed, "k": len(placement), **where}
     resume = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:

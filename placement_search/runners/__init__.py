@@ -1,0 +1,1 @@
+"""How trials run: on Ray Tune (local or cluster), in a Ray-free local process pool, or replayed."""

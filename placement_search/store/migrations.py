@@ -1,0 +1,117 @@
+"""Create the tables of a new store, and bring an older store up to this schema version, in place.
+
+Opening a current store only reads its version (a reader never takes the write lock). A store of
+an older version is migrated in one transaction, so it is either fully migrated or untouched.
+
+Version 1 -> 2: trials gain ``epochs`` (filled from their curves), ``device`` and ``label`` and the
+status ``stopped``. Trials
+that ``analysis/sweep_local.py`` recorded under version 1 had keys ``local:[LABEL:]PLACEMENT:sSEED``
+and a node ``HOST:DEVICE``; the label and the device move to their own columns here, the one place
+that knows those old formats, so nothing else ever parses a key.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from placement_search.errors import PlacementSearchError
+from placement_search.store.schema import SCHEMA_VERSION, TRIAL_STATUSES, Base, Meta, Trial
+
+_LEGACY_LOCAL_KEY = re.compile(r"^local:(?:(?P<label>.+):)?(?P<placement>[0-9>,-]*):s(?P<seed>-?[0-9]+)$")
+
+
+def _version(conn) -> str | None:
+    if not inspect(conn).has_table(Meta.__tablename__):
+        return None
+    return conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+
+
+def prepare_schema(engine: Engine, write_engine: Engine, shown_url: str) -> None:
+    """Create missing tables, migrate an older store, refuse a newer one (serialised between processes)."""
+    with engine.connect() as conn:  # a plain read first: the common case takes no write lock
+        if _version(conn) == str(SCHEMA_VERSION):
+            return
+    postgres = write_engine.dialect.name == "postgresql"
+    with write_engine.connect() as conn:
+        if not postgres:
+            # table rebuilds must not cascade deletes into curves; the pragma is a no-op inside a
+            # transaction, so it goes to the DBAPI connection (autocommit) before SQLAlchemy begins
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                if postgres:
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7243010)")
+                version = _version(conn)
+                if version is None:
+                    fresh = not inspect(conn).has_table(Trial.__tablename__)
+                    Base.metadata.create_all(conn)
+                    if not fresh:
+                        raise PlacementSearchError(f"results store {shown_url} has trial tables but no schema version; "
+                                                   "use a new store path")
+                    conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                elif version == "1":
+                    _v1_to_v2(conn, postgres)
+                elif version != str(SCHEMA_VERSION):
+                    raise PlacementSearchError(
+                        f"results store {shown_url} has schema version {version}, this placement-search "
+                        f"writes version {SCHEMA_VERSION}; use a new store path or the matching placement-search"
+                    )
+        finally:
+            if not postgres:
+                conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def _v1_to_v2(conn, postgres: bool) -> None:
+    statuses = ", ".join(f"'{s}'" for s in TRIAL_STATUSES)
+    if postgres:
+        for column, kind in (("epochs", "DOUBLE PRECISION"), ("device", "VARCHAR(255)"), ("label", "VARCHAR(200)")):
+            conn.exec_driver_sql(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+        conn.exec_driver_sql("ALTER TABLE trials DROP CONSTRAINT ck_trials_status")
+        conn.exec_driver_sql(f"ALTER TABLE trials ADD CONSTRAINT ck_trials_status CHECK (status IN ({statuses}))")
+    else:
+        # SQLite cannot alter a CHECK constraint: rebuild the table (sqlite.org/lang_altertable.html)
+        old = [c["name"] for c in inspect(conn).get_columns("trials")]
+        ddl = str(CreateTable(Trial.__table__).compile(conn)).replace("CREATE TABLE trials ", "CREATE TABLE trials_v2 ", 1)
+        conn.exec_driver_sql(ddl)
+        columns = ", ".join(old)
+        conn.exec_driver_sql(f"INSERT INTO trials_v2 ({columns}) SELECT {columns} FROM trials")
+        conn.exec_driver_sql("DROP TABLE trials")
+        conn.exec_driver_sql("ALTER TABLE trials_v2 RENAME TO trials")
+        for index in Trial.__table__.indexes:
+            conn.execute(CreateIndex(index))
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise PlacementSearchError(f"migrating the store to schema version 2 broke {len(broken)} references; "
+                                       "the store was left unchanged")
+    _split_legacy_local_keys(conn)
+    # what a version-1 trial cost: the epoch of its last curve point
+    conn.exec_driver_sql("UPDATE trials SET epochs = (SELECT MAX(c.epoch) FROM curves c WHERE c.trial_id = trials.id)")
+    conn.execute(Meta.__table__.update().where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+
+def _split_legacy_local_keys(conn) -> None:
+    rows = conn.execute(text("SELECT t.id, t.trial_key, t.node, s.searcher FROM trials t "
+                             "JOIN searches s ON s.id = t.search_id WHERE t.trial_key LIKE 'local:%'")).all()
+    for trial_id, key, node, searcher in rows:
+        match = _LEGACY_LOCAL_KEY.match(key)
+        label = legacy_label(match.group("label") if match else None, searcher)
+        host, device = (node.split(":", 1) + [None])[:2] if node else (None, None)
+        conn.execute(text("UPDATE trials SET label = :label, node = :node, device = :device WHERE id = :id"),
+                     {"label": label, "node": host, "device": device, "id": trial_id})
+
+
+def legacy_label(label: str | None, searcher: str) -> str | None:
+    """A readable variant name from a version-1 local key label: ``K3:g0.6`` -> ``gga gamma 0.6``,
+    ``K3:r1`` -> None (the search's own searcher), ``sequential-all`` -> itself."""
+    if not label:
+        return None
+    parts = label.split(":")
+    gamma = [p[1:] for p in parts if re.fullmatch(r"g[0-9.]+", p)]
+    if gamma:
+        return f"{searcher} gamma {gamma[0]}"
+    if all(re.fullmatch(r"[Kr][0-9]+", p) for p in parts):
+        return None
+    return parts[0]
