@@ -4,12 +4,21 @@ Searchers such as TPE may suggest a placement the search has already trained. Th
 every suggestion; a placement already completed is handed to Tune with ``reuse`` in its config (the
 trainable reports the stored metrics at once and the store marks the trial ``reused``); a placement
 still running is held back (``suggest`` returns None, Tune asks again later) until the first copy
-finishes. The wrapped searcher still sees every one of its suggestions completed, with the real
+finishes: then it is handed out with ``reuse`` when the first copy completed, or to train when it
+failed (there are no metrics to reuse), the next held copy of that placement waiting behind it in
+turn. The wrapped searcher still sees every one of its suggestions completed, with the real
 metrics, so its model is not skewed.
 
 It stops suggesting after ``FAIL_FAST`` failures without a single success (a data set the
-workers cannot load fails every trial alike). It also owns the trial budget and reconciles with the results store when Tune restores it after
-the driver died: a trial Tune started and finished between two of its experiment snapshots is in
+workers cannot load fails every trial alike). It owns the trial budget: it never hands out more
+trials than ``budget``, reused trials and released held copies included. A held copy it can no
+longer hand out (the budget is spent, or the search failed fast) gets no trial: as soon as its
+first copy has ended, the inner searcher is answered directly, with the first copy's metrics when
+it completed and as an error when it failed (the way a restored search answers from the store),
+and ``suggest`` returns FINISHED once no copy is held. Tune stops calling ``suggest`` after its
+own ``num_samples`` trials, so these answers are also given when the first copy ends.
+
+It also reconciles with the results store when Tune restores it after the driver died: a trial Tune started and finished between two of its experiment snapshots is in
 the store but not in the restored state. Such trials count against the budget and their results
 answer the searcher again without a new Tune trial, so a resumed search neither loses nor repeats
 a completed trial and ends with exactly its number of trials.
@@ -76,15 +85,37 @@ class DeduplicatingSearcher(Searcher):
             self.running[key] = trial_id
         return config
 
+    def _closed(self) -> bool:
+        """No further trial may be handed out: the budget is spent, or the search failed fast."""
+        spent = len(self.handed_out) + self.absorbed >= self.budget
+        return spent or (self.failed >= FAIL_FAST and not self.succeeded)
+
+    def _answer_held(self) -> None:
+        """Answer the inner searcher, without a trial, for every held copy whose first copy has
+        ended: its metrics when it completed, an error when it failed. Copies whose first copy
+        still runs stay held until it ends."""
+        waiting = []
+        for inner_id, config, key in self.held:
+            if key in self.running:
+                waiting.append((inner_id, config, key))
+            elif key in self.completed:
+                done = self.completed[key]
+                self.searcher.on_trial_complete(inner_id, result={m: done[m] for m in METRICS if m in done})
+            else:
+                self.searcher.on_trial_complete(inner_id, result=None, error=True)
+        self.held = waiting
+
     def suggest(self, trial_id: str) -> dict | None:
+        if self._closed():
+            self.finished = True
+            self._answer_held()
+            return None if self.held else Searcher.FINISHED
         for index, (inner_id, config, key) in enumerate(self.held):
-            if key in self.completed:
+            if key not in self.running:  # the first copy ended: reuse its metrics, or train if it failed
                 del self.held[index]
                 return self._hand_out(trial_id, inner_id, config, key)
         while True:
-            if len(self.handed_out) + self.absorbed >= self.budget:
-                self.finished = True
-            if self.finished:
+            if self.finished:  # the inner searcher is finished; held copies still get their trials
                 return Searcher.FINISHED if not self.held else None
             config = self.searcher.suggest(trial_id)
             if config is None or config == Searcher.FINISHED:
@@ -117,6 +148,8 @@ class DeduplicatingSearcher(Searcher):
             if not error and result and self.metric in result:
                 self.completed[key] = {**result, "trial_id": trial_id}
         self.searcher.on_trial_complete(inner, result=result, error=error)
+        if self._closed():
+            self._answer_held()
 
     def reconcile_with_store(self) -> None:
         """Count and reuse trials the store holds but Tune's restored state does not know.

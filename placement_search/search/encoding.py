@@ -11,10 +11,18 @@ Two encodings, one decoder (``decode_placement``) for both:
   type the space excludes, is repaired to the nearest free allowed edge (L1 distance in
   (source, destination), ties to the smaller source then destination), so every suggestion is a
   valid K-edge placement.
+
+Repair covers only those two cases. A slot config that cannot come from this search's space is
+refused with a ``PlacementSearchError`` naming the key: neither ``placement`` nor ``k``, K not an
+integer >= 1, a missing or non-integer ``src_i`` / ``dst_i``, a point outside 0..n-1 (a config
+from another backbone or a corrupt one must not be trained as some other placement).
+``DefineByRunSpace`` asks Optuna only for K in the search's K range and points in 0..n-1, so a
+live search never produces a refused config.
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from placement_search.errors import PlacementSearchError
@@ -37,16 +45,45 @@ def _nearest_free(edge: Edge, space: EdgeSpace, taken: set[Edge]) -> Edge:
     )
 
 
+def _integer(config: dict[str, Any], key: str, what: str) -> int:
+    """``config[key]`` as an int (an integral float too), or a PlacementSearchError naming the key."""
+    if key not in config:
+        raise PlacementSearchError(f"trial config lacks key {key!r} ({what}); a slot config with k=K needs "
+                                   f"src_0, dst_0 .. src_(K-1), dst_(K-1)")
+    value = config[key]
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise PlacementSearchError(f"trial config key {key!r} ({what}) must be an integer, got {value!r}")
+
+
 def decode_placement(config: dict[str, Any], space: EdgeSpace) -> Placement:
-    """The placement a trial config stands for (either encoding), validated against ``space``."""
+    """The placement a trial config stands for (either encoding), validated against ``space``.
+
+    Raises ``PlacementSearchError`` naming the key for a malformed or out-of-range slot config
+    (see the module doc); only duplicate and excluded-type slots are repaired."""
     if "placement" in config:
         return space.parse(str(config["placement"]))
-    k = int(config["k"])
+    if "k" not in config:
+        raise PlacementSearchError(
+            "trial config has neither 'placement' (canonical text, e.g. 0->3,5->5) nor 'k' (the slot encoding)")
+    k = _integer(config, "k", "the number of adapter slots")
+    if k < 1:
+        raise PlacementSearchError(f"trial config key 'k' is {k}; a slot config needs k >= 1 "
+                                   f"(write the empty placement as {{'placement': ''}})")
+    last = space.num_points - 1
     taken: list[Edge] = []
     for slot in range(k):
-        src, dst = slot_names(slot)
-        edge = _nearest_free(Edge(int(config[src]), int(config[dst])), space, set(taken))
-        taken.append(edge)
+        points = []
+        for key, role in zip(slot_names(slot), ("source", "destination")):
+            point = _integer(config, key, f"slot {slot}'s {role} point")
+            if not 0 <= point <= last:
+                raise PlacementSearchError(
+                    f"trial config key {key!r} is {point}, out of range; points run from 0 to {last} for this "
+                    f"backbone ({space.num_points} points)")
+            points.append(point)
+        taken.append(_nearest_free(Edge(*points), space, set(taken)))
     return Placement.of(taken)
 
 
@@ -62,11 +99,19 @@ def encode_placement(placement: Placement, vary_k: bool) -> dict[str, int]:
 class DefineByRunSpace:
     """Optuna define-by-run space: K (when it varies) and K (source, destination) slots.
 
+    Every parameter is an integer within the bounds ``decode_placement`` accepts: K in
+    ``k_range`` (at least 1) and points in 0..num_points-1. The constants it returns (K when it is
+    fixed, and ``seed``, the training seed, when given) go into the trial config as they are.
+
     A class rather than a closure so Tune can pickle the searcher into its experiment state.
     """
 
-    def __init__(self, num_points: int, k_range: tuple[int, int]):
-        self.num_points, self.k_range = num_points, k_range
+    def __init__(self, num_points: int, k_range: tuple[int, int], training_seed: int | None = None):
+        k_min, k_max = k_range
+        if num_points < 1 or not 1 <= k_min <= k_max:
+            raise PlacementSearchError(
+                f"slot space needs at least one point and 1 <= k <= k_max; got {num_points} points, k range {k_range}")
+        self.num_points, self.k_range, self.training_seed = num_points, (k_min, k_max), training_seed
 
     def __call__(self, trial) -> dict[str, Any] | None:
         k_min, k_max = self.k_range
@@ -75,4 +120,9 @@ class DefineByRunSpace:
             src, dst = slot_names(slot)
             trial.suggest_int(src, 0, self.num_points - 1)
             trial.suggest_int(dst, 0, self.num_points - 1)
-        return {"k": k} if k_min == k_max else None
+        constants: dict[str, Any] = {"k": k} if k_min == k_max else {}
+        # a space pickled before the training seed was added has no such attribute: no seed, as then
+        seed = getattr(self, "training_seed", None)
+        if seed is not None:
+            constants["seed"] = seed
+        return constants or None

@@ -9,6 +9,11 @@ calls ``suggest`` / ``on_trial_complete`` in-process), so a searcher behaves ide
                     score-ranked placements): the gradient-rank prior enters as warm starts
     exhaustive      every single edge of the space, for each training seed (the ground truth)
     baseline:NAME   one named placement (parallel-all, gga:3, ...) for each training seed
+
+Every suggestion names its training seed (``seed`` in the config): exhaustive and baselines one
+trial per seed of ``search.seeds``; random, tpe and gga-tpe, which search placements at one seed,
+the first of ``search.seeds`` (``training.seed`` when it is unset), so searches of one config train
+alike and a replay looks the ground truth up under the seed the placement was trained with.
 """
 
 from __future__ import annotations
@@ -121,9 +126,11 @@ def gga_warm_starts(scores: Scores, space: EdgeSpace, k_range: tuple[int, int], 
 
 
 def make_tpe(
-    space: EdgeSpace, k_range: tuple[int, int], seed: int, num_samples: int, warm_starts: list[Placement] = ()
+    space: EdgeSpace, k_range: tuple[int, int], seed: int, num_samples: int, warm_starts: list[Placement] = (),
+    training_seed: int | None = None,
 ) -> Searcher:
-    """Optuna TPE through Ray Tune's OptunaSearch, define-by-run over the slot encoding."""
+    """Optuna TPE through Ray Tune's OptunaSearch, define-by-run over the slot encoding; ``seed``
+    seeds the sampler, ``training_seed`` goes into every suggestion as its ``seed``."""
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
@@ -133,7 +140,7 @@ def make_tpe(
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, multivariate=True, group=vary_k)
     points = [encode_placement(p, vary_k) for p in warm_starts]
     return OptunaSearch(
-        space=DefineByRunSpace(space.num_points, k_range),
+        space=DefineByRunSpace(space.num_points, k_range, training_seed),
         metric=METRIC,
         mode=MODE,
         sampler=sampler,
@@ -175,4 +182,4 @@ def make_searcher(
     if name == "gga-tpe":
         count = cfg.search.warm_starts or max(2, num_samples // 4)
         warm = gga_warm_starts(scores(), space, k_range, cfg.search.gga_gammas, min(count, num_samples))
-    return make_tpe(space, k_range, seed, num_samples, warm), num_samples
+    return make_tpe(space, k_range, seed, num_samples, warm, training_seed=seeds[0]), num_samples

@@ -170,11 +170,6 @@ def test_a_failed_trial_is_not_reused():
     assert inner.completed == [("t1", None, True)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a copy held behind a running trial is released only when that trial completes successfully: "
-    "if the first copy fails, the held copy is never handed out and never completed, so suggest "
-    "returns None forever once the inner searcher is finished (Tune waits for ever on a finite "
-    "searcher) and the inner searcher never hears of its suggestion"))
 def test_a_copy_held_behind_a_failed_trial_is_released():
     searcher, inner = wrap([text(A), text(A)])
     searcher.suggest("t1")
@@ -185,6 +180,25 @@ def test_a_copy_held_behind_a_failed_trial_is_released():
     searcher.on_trial_complete("t3", result=result_for(A, 0.6))
     assert searcher.suggest("t4") == Searcher.FINISHED
     assert sorted(tid for tid, _, _ in inner.completed) == ["t1", "t2"]
+
+
+def test_copies_held_behind_a_failed_trial_train_one_at_a_time():
+    """Two copies held behind a failing first copy: the first is released to train, the second
+    waits behind it and is then reused from its metrics."""
+    searcher, inner = wrap([text(A), text(A), text(A)])
+    searcher.suggest("t1")
+    assert searcher.suggest("t2") is None and searcher.suggest("t3") is None
+    searcher.on_trial_complete("t1", result=None, error=True)
+    c4 = searcher.suggest("t4")
+    assert c4["placement"] == A and "reuse" not in c4
+    assert searcher.suggest("t5") is None          # the second copy now waits behind t4
+    searcher.on_trial_complete("t4", result=result_for(A, 0.6))
+    c6 = searcher.suggest("t6")
+    assert c6["reuse"]["of"] == "t4" and c6["reuse"]["metrics"]["val_accuracy"] == 0.6
+    searcher.on_trial_complete("t6", result={**c6["reuse"]["metrics"]})
+    assert searcher.suggest("t7") == Searcher.FINISHED
+    assert [tid for tid, _, _ in inner.completed] == ["t1", "t2", "t3"]
+    assert [e for _, _, e in inner.completed] == [True, False, False]
 
 
 # ------------------------------------------------------------------------------------- budget
@@ -221,10 +235,6 @@ def test_inner_none_is_passed_through():
     assert searcher.suggest("t1") is None and not searcher.finished
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "copies held when the budget runs out are still handed out afterwards (as reuses), so the "
-    "wrapper hands out more trials than its budget; Tune's own num_samples cap hides it, but the "
-    "wrapper claims to own the budget and a driver that loops until FINISHED sees extra trials"))
 def test_never_more_trials_than_the_budget_even_with_held_copies():
     searcher, _ = wrap([text(A), text(A), text(B), text(C)], budget=2)
     handed = [searcher.suggest("t1")]              # A
@@ -318,3 +328,60 @@ def _cfg():
     cfg = Config()
     cfg.space.k = 1
     return cfg
+
+
+# ------------------------------------------------------------- held copies the budget leaves out
+
+
+def test_a_held_copy_beyond_the_budget_answers_the_inner_searcher_without_a_trial():
+    """Tune stops calling suggest after its num_samples trials, so the answer comes when the first
+    copy ends: the inner searcher hears of its held suggestion with the first copy's metrics."""
+    searcher, inner = wrap([text(A), text(A), text(B)], budget=2)
+    searcher.suggest("t1")
+    assert searcher.suggest("t2") is None
+    searcher.suggest("t3")                                 # the budget of 2 is spent
+    searcher.on_trial_complete("t1", result=RESULT_A)      # no suggest call in between
+    assert [tid for tid, _, _ in inner.completed] == ["t1", "t2"]
+    answer = inner.completed[1]
+    assert answer[1]["val_accuracy"] == 0.75 and answer[2] is False
+    assert not {"config", "placement", "trial_id", "training_iteration"} & set(answer[1])
+    assert searcher.suggest("t4") == Searcher.FINISHED     # nothing held any more
+    searcher.on_trial_complete("t3", result=result_for(B, 0.5))
+    assert sorted(tid for tid, _, _ in inner.completed) == sorted(inner.suggested)
+    assert searcher.handed_out == {"t1", "t3"}
+
+
+def test_a_held_copy_beyond_the_budget_behind_a_failed_trial_is_answered_as_an_error():
+    searcher, inner = wrap([text(A), text(A), text(B)], budget=2)
+    searcher.suggest("t1")
+    assert searcher.suggest("t2") is None
+    searcher.suggest("t3")
+    assert searcher.suggest("t4") is None                  # spent, but a copy is still held
+    searcher.on_trial_complete("t1", result=None, error=True)
+    assert inner.completed == [("t1", None, True), ("t2", None, True)]
+    assert searcher.suggest("t5") == Searcher.FINISHED
+    assert searcher.handed_out == {"t1", "t3"}
+
+
+def test_a_released_copy_counts_against_the_budget():
+    searcher, _ = wrap([text(A), text(A), text(B), text(C)], budget=2)
+    searcher.suggest("t1")
+    assert searcher.suggest("t2") is None
+    searcher.on_trial_complete("t1", result=None, error=True)
+    c3 = searcher.suggest("t3")                            # the held copy trains: trial 2 of 2
+    assert c3["placement"] == A and "reuse" not in c3
+    searcher.on_trial_complete("t3", result=result_for(A, 0.6))
+    assert searcher.suggest("t4") == Searcher.FINISHED
+
+
+def test_failing_fast_gives_held_copies_no_trial():
+    searcher, inner = wrap([text(A), text(B), text(C), text(A), text(B)], budget=10)
+    for tid in ("t1", "t2", "t3"):
+        searcher.suggest(tid)
+    assert searcher.suggest("t4") is None                  # A again: held behind t1
+    for tid in ("t1", "t2", "t3"):
+        searcher.on_trial_complete(tid, result=None, error=True)
+    assert searcher.suggest("t5") == Searcher.FINISHED
+    assert [tid for tid, _, _ in inner.completed] == ["t1", "t2", "t3", "t4"]
+    assert inner.completed[3] == ("t4", None, True)
+    assert len(inner.suggested) == 4                       # the wrapper stopped asking

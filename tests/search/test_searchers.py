@@ -318,17 +318,23 @@ def test_a_budgeted_search_runs_exactly_the_trials_make_searcher_counts(name, sp
     assert all(c["seed"] == 4 for c in configs)
 
 
-_SEED_BUG = pytest.mark.xfail(strict=True, reason=(
-    "tpe and gga-tpe suggestions carry no training seed, while random takes search.seeds[0]: with "
-    "search.seeds set, a TPE trial trains with the wrapper's default (service.build_searcher passes "
-    "training.seed), so tpe and random searches of one config train with different seeds and a "
-    "replay of tpe looks the ground truth up under the wrong seed"))
-
-
-@pytest.mark.parametrize("name", ["random", pytest.param("tpe", marks=_SEED_BUG),
-                                  pytest.param("gga-tpe", marks=_SEED_BUG)])
+@pytest.mark.parametrize("name", ["random", "tpe", "gga-tpe"])
 def test_single_seed_searchers_train_with_the_first_search_seed(name):
     space = EdgeSpace(3)
     inner, count, _, table = build(name, space, config(k=1, seeds=[4, 6]), num_samples=6)
     configs, _, _ = drive(inner, space, table, limit=count)
     assert [c.get("seed") for c in configs] == [4] * count
+
+
+@pytest.mark.parametrize("name", ["random", "tpe", "gga-tpe"])
+def test_single_seed_searchers_default_to_the_training_seed_and_keep_it_through_the_wrapper(name):
+    """Without search.seeds they train with training.seed; with it, the wrapper (whose default is
+    training.seed) keeps the seed the searcher named."""
+    space = EdgeSpace(3)
+    cfg = config(k=1)
+    cfg.training.seed = 9
+    inner, count, _, table = build(name, space, cfg, num_samples=4)
+    assert [c.get("seed") for c in drive(inner, space, table, limit=count)[0]] == [9] * count
+    inner, count, _, table = build(name, space, config(k=1, seeds=[4, 6]), num_samples=4)
+    wrapped = DeduplicatingSearcher(inner, space, default_seed=cfg.training.seed, budget=count)
+    assert [c["seed"] for c in drive(wrapped, space, table, limit=count)[0]] == [4] * count
