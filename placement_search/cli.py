@@ -41,6 +41,8 @@ INT_FLAGS = {
     "top": (1, None),
     "k": (1, None),
     "n_boot": (0, None),
+    "workers": (1, None),
+    "threads": (1, None),
 }
 #: float flags: (smallest, largest, whether the largest is allowed)
 FLOAT_FLAGS = {"gamma": (0.0, 1.0, False)}
@@ -110,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scores", type=Path, default=None,
                    help="reuse a CSV written by `score` instead of scoring again")
 
-    p = sub.add_parser("run", help="run a placement search as Ray Tune trials, recording every trial")
+    p = sub.add_parser("run", help="run a placement search (Ray Tune or a local process pool), recording every trial")
     _add_config(p)
     p.add_argument("--searcher", help="random, tpe, gga-tpe, exhaustive or baseline:NAME (default: search.searcher)")
     p.add_argument("--num-samples", type=int, help="number of trials (default: search.num_samples)")
@@ -125,11 +127,18 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --replay: train placements the ground truth lacks instead of failing")
     p.add_argument("--replay-seeds", type=int, default=1, metavar="N",
                    help="with --replay: run N searches with searcher seeds seed..seed+N-1")
+    p.add_argument("--runner", choices=("tune", "local"), default="tune",
+                   help="tune: Ray Tune on an embedded local Ray or --address (default); local: a Ray-free "
+                        "process pool on this machine (e.g. several workers sharing one GPU)")
+    p.add_argument("--workers", type=int, default=1, help="with --runner local: trials trained at once")
+    p.add_argument("--threads", type=int, default=1, help="with --runner local: torch threads per worker")
 
     p = sub.add_parser("resume", help="finish a search whose driver stopped")
     p.add_argument("name")
     p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
     p.add_argument("--address", help="Ray cluster address (default: the one the search used, else local)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="run the search's failed trials again (after fixing what made them fail)")
 
     p = sub.add_parser("list", help="list the searches in a results store")
     p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
@@ -288,6 +297,11 @@ def cmd_run(cfg, args) -> None:
         raise PlacementSearchError(f"--replay-seeds must be at least 1, got {args.replay_seeds}")
     if args.replay_seeds > 1 and not args.replay:
         raise PlacementSearchError("--replay-seeds needs --replay (live searches run one seed at a time)")
+    if args.runner != "local" and (args.workers != 1 or args.threads != 1):
+        raise PlacementSearchError("--workers and --threads are for --runner local; Tune sizes trials with "
+                                   "search.cpus_per_trial and search.max_concurrent")
+    if args.replay and args.runner == "local":
+        raise PlacementSearchError("--replay looks trials up instead of running them; drop --runner local")
     base_seed = args.seed if args.seed is not None else cfg.search.seed
     for offset in range(args.replay_seeds):
         name = args.name
@@ -295,7 +309,8 @@ def cmd_run(cfg, args) -> None:
             name = f"{name}-s{base_seed + offset}"
         opts = RunOptions(searcher=args.searcher, num_samples=args.num_samples, name=name, store=args.store,
                           address=args.address, replay=args.replay, train_missing=args.train_missing,
-                          seed=base_seed + offset, max_concurrent=args.max_concurrent)
+                          seed=base_seed + offset, max_concurrent=args.max_concurrent, runner=args.runner,
+                          workers=args.workers, threads=args.threads, verbose=0 if args.replay_seeds > 1 else 1)
         summary = run_search(cfg, opts)
         if args.replay_seeds == 1:
             print_summary(summary)
@@ -307,7 +322,7 @@ def cmd_run(cfg, args) -> None:
 def cmd_resume(args) -> None:
     from placement_search.search.service import resume_search
 
-    print_summary(resume_search(args.name, args.store, args.address))
+    print_summary(resume_search(args.name, args.store, args.address, retry_failed=args.retry_failed))
 
 
 def cmd_list(args) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,8 +37,31 @@ DATA_FORMAT_VERSION = 1
 VALIDATION_NAMES = ("validation", "valid", "val", "dev")
 
 
-def load_task(cfg: TaskConfig, backbone) -> TaskData:
-    """Load ``cfg.name``, split it deterministically and prepare it for ``backbone``'s inputs."""
+@dataclass
+class TaskPlan:
+    """A task read and split but not yet prepared: enough to refuse a bad task cheaply."""
+
+    source: Source
+    modality: str
+    columns: Columns
+    tables: dict
+    class_names: list
+    ids: dict
+    plan: object
+
+
+def check_task(cfg: TaskConfig, backbone) -> None:
+    """Everything ``load_task`` refuses that can be known without tokenising or decoding images
+    (source, columns, classes, splits, memory): the search service calls it on the driver, so a
+    task the workers could not load fails before any trial, with nothing written."""
+    planned = plan_task(cfg, backbone)
+    if planned.modality != "text":
+        settings = prepare.image_settings(backbone.input_spec(), cfg.image_size)
+        prepare.check_image_memory(cfg.name, sum(len(i) for i in planned.plan.indices.values()), settings)
+
+
+def plan_task(cfg: TaskConfig, backbone) -> TaskPlan:
+    """Load ``cfg.name``'s source, resolve its columns and labels and plan its splits."""
     known = builtin_modality(cfg.name)
     if known is not None:
         check_modality(cfg.name, known, backbone)
@@ -76,7 +100,14 @@ def load_task(cfg: TaskConfig, backbone) -> TaskData:
         )
     plan = plan_splits(cfg, ids, labeled, cfg.name)
     _check_every_class_in_every_split(cfg, plan, ids, labeled, present, class_names)
+    return TaskPlan(source, modality, columns, tables, class_names, ids, plan)
 
+
+def load_task(cfg: TaskConfig, backbone) -> TaskData:
+    """Load ``cfg.name``, split it deterministically and prepare it for ``backbone``'s inputs."""
+    planned = plan_task(cfg, backbone)
+    source, modality, columns, tables = planned.source, planned.modality, planned.columns, planned.tables
+    class_names, ids, plan = planned.class_names, planned.ids, planned.plan
     spec = backbone.input_spec()
     if modality == "text":
         tokenizer, prep_recipe = prepare.text_settings(spec, cfg.max_length)

@@ -19,6 +19,7 @@ from typing import Callable
 import pandas as pd
 
 from placement_search.config import Config, config_from_dict
+from placement_search.data import resolve_task_paths
 from placement_search.errors import PlacementSearchError
 from placement_search.loading import edge_space
 from placement_search.placement.selection import Scores
@@ -164,6 +165,13 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
     if cfg.search.num_samples < 1:
         raise PlacementSearchError(f"--num-samples must be at least 1, got {cfg.search.num_samples}")
     name = check_name((opts and opts.name) or _default_name(cfg, searcher_name))
+    runtime = cfg
+    if runner != "replay":  # a task the workers could not load fails here, before anything is written
+        from placement_search.data.task import check_task
+        from placement_search.loading import cached_backbone
+
+        runtime = resolve_task_paths(cfg)
+        check_task(runtime.task, cached_backbone(runtime.backbone))
     store = open_store(cfg.search.store)
     key = benchmark_key(cfg)
     if runner == "replay" and not store.has_ground_truth(key):
@@ -179,9 +187,23 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
                "train_missing": runner_options.train_missing, "workers": runner_options.workers,
                "threads": runner_options.threads}
     store.create_search(name, key, searcher_name, n_trials, disk_config(cfg), options)
-    job = SearchJob(cfg, store, name, searcher, n_trials, space)
+    job = SearchJob(runtime, store, name, searcher, n_trials, space)
+    if runner_options.verbose:
+        print(start_line(job, runner))
     _run(store, name, lambda: make_runner(runner, runner_options).run(job))
     return summarize(store, name)
+
+
+def start_line(job: SearchJob, runner: str, experiment: str | None = None) -> str:
+    """What a user needs at the start: the search's name, its store, and where the runner keeps state."""
+    where = {"local": "local process pool", "replay": "replay of the stored ground truth"}.get(runner)
+    if where is None:
+        from placement_search.runners.tune import storage_root
+
+        where = f"Tune folder {storage_root(job.cfg) / (experiment or job.name)}"
+    return (f"search {job.name}: {job.cfg.search.searcher}, {job.n_trials} trials, store {job.store.url}, {where}; "
+            f"watch it with `placement-search show {job.name}"
+            f"{'' if job.cfg.search.store is None else ' --store ' + job.store.url}`")
 
 
 def _run(store: ResultsStore, name: str, run: Callable[[], None]) -> None:
@@ -261,7 +283,7 @@ def resume_search(name: str, store_url: str | None = None, address: str | None =
         print(f"search {name}: {removed} failed trial(s) removed, to run again")
     elif record.status == "completed":
         return summarize(store, name)
-    cfg = config_from_dict(record.config)
+    cfg = resolve_task_paths(config_from_dict(record.config))
     runner = record.options.get("runner", "tune")
     options = RunnerOptions(address=address or record.options.get("address"), verbose=verbose,
                             workers=record.options.get("workers", 1), threads=record.options.get("threads", 1))
