@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -326,9 +327,9 @@ def cmd_resume(args) -> None:
 
 
 def cmd_list(args) -> None:
-    from placement_search.store import DEFAULT_STORE_PATH, open_store
+    from placement_search.store import DEFAULT_STORE_PATH, STORE_URL_ENV, open_store
 
-    if args.store is None and not Path(DEFAULT_STORE_PATH).is_file():
+    if args.store is None and not os.environ.get(STORE_URL_ENV) and not Path(DEFAULT_STORE_PATH).is_file():
         print("no searches yet; start one with `placement-search run CONFIG`")
         return
     frame = open_store(args.store, must_exist=True).list_searches()  # reading never creates a store

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from placement_search.errors import PlacementSearchError
+from placement_search.store.engine import STORE_URL_ENV
 from placement_search.runners.ray_watchdog import start_time
 
 
@@ -27,7 +28,9 @@ def init_ray(address: str | None, cpus: int | None = None) -> None:
 
     if ray.is_initialized():
         return
-    env = {k: v for k, v in os.environ.items() if k.startswith("PLACEMENT_SEARCH_")}
+    # test hooks and settings reach the workers; the store URL (it may hold a password) stays on
+    # the driver: Ray would write it into its session logs, and workers never open the store
+    env = {k: v for k, v in os.environ.items() if k.startswith("PLACEMENT_SEARCH_") and k != STORE_URL_ENV}
     runtime_env = {"env_vars": env} if env else None
     if address:
         try:

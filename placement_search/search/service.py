@@ -32,12 +32,10 @@ NAME_LIMIT = 128
 
 
 @dataclass
-class RunOptions:
-    """What ``placement-search run`` takes besides the config.
-
-    The first group overrides ``cfg.search`` (None = the config's value) and is folded into the
-    config once (``fold_options``); the rest says how to run (``RunnerOptions``).
-    """
+class RunOptions(RunnerOptions):
+    """What ``placement-search run`` takes besides the config: how to run (``RunnerOptions``), the
+    search's name and runner, and overrides of ``cfg.search`` (None = the config's value), which
+    ``fold_options`` folds into the config once."""
 
     searcher: str | None = None
     num_samples: int | None = None
@@ -49,13 +47,6 @@ class RunOptions:
     #: tune, local or replay
     runner: str = "tune"
     replay: bool = False
-    address: str | None = None
-    verbose: int = 1
-    reuse_actors: bool = True
-    workers: int = 1
-    threads: int = 1
-    time_limit_s: float | None = None
-    train_missing: bool = False
 
 
 _SEARCH_OVERRIDES = ("searcher", "num_samples", "seed", "store", "max_concurrent", "storage_path")

@@ -35,13 +35,14 @@ STORE_URL_ENV = "PLACEMENT_SEARCH_STORE_URL"
 def default_store_url(config_store: str | os.PathLike | None = None) -> str:
     """The store URL for a config's ``store`` value: a file path or a SQLAlchemy URL.
 
-    Nothing (None / empty) means ``runs/placement_search.sqlite`` under the current directory. A
-    plain path becomes an absolute ``sqlite:///`` URL (Ray workers and resumed drivers may run
+    Nothing (None / empty) means ``$PLACEMENT_SEARCH_STORE_URL`` when set (a way to give a
+    PostgreSQL password without putting it on a command line), else ``runs/placement_search.sqlite``
+    under the current directory. A plain path becomes an absolute ``sqlite:///`` URL (Ray workers and resumed drivers may run
     elsewhere). ``postgresql://`` and ``postgres://`` map to the psycopg 3 driver, the one installed.
     """
     text = "" if config_store is None else str(config_store).strip()
     if not text:
-        text = str(DEFAULT_STORE_PATH)
+        text = os.environ.get(STORE_URL_ENV, "").strip() or str(DEFAULT_STORE_PATH)
     if "://" not in text:
         return "sqlite:///" + str(Path(text).expanduser().resolve())
     scheme, rest = text.split("://", 1)
@@ -54,10 +55,13 @@ def parse_url(given: str | os.PathLike | None) -> URL:
     """The SQLAlchemy URL of a store value; a malformed one is a one-line error (password masked)."""
     text = default_store_url(given)
     try:
-        return make_url(text)
+        url = make_url(text)
     except (ArgumentError, ValueError):
         # ValueError: e.g. an unclosed IPv6 bracket in the host
         raise PlacementSearchError(f"malformed results store URL {mask_url(str(given))!r}; {URL_HELP}") from None
+    if url.password == "***":  # a masked URL from a file or a message: the real one must come from the user
+        return make_url(unmask(url.render_as_string(hide_password=True)))
+    return url
 
 
 def mask_url(url: str | URL) -> str:
