@@ -1,0 +1,85 @@
+"""Stores written by schema version 1 (the committed ground truths among them) open migrated, in
+place, with every trial, curve and score kept, and stay resumable."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from placement_search.store import SCHEMA_VERSION, open_store
+from placement_search.store.migrations import legacy_label
+
+RESULTS = Path(__file__).resolve().parents[2] / "analysis" / "results"
+COMMITTED = sorted(RESULTS.glob("*.sqlite"))
+
+
+def _counts(path: Path) -> dict[str, int]:
+    con = sqlite3.connect(path)
+    try:
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                for t in ("searches", "trials", "curves", "scores", "score_sets", "benchmarks")}
+    finally:
+        con.close()
+
+
+def _version(path: Path) -> str:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("select value from store_meta where key = 'schema_version'").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("store_file", COMMITTED, ids=[p.stem for p in COMMITTED])
+def test_committed_stores_migrate_with_nothing_lost(tmp_path, store_file):
+    copy = tmp_path / store_file.name
+    shutil.copy(store_file, copy)
+    old_version, before = _version(copy), _counts(copy)
+    with open_store(str(copy), must_exist=True) as store:
+        trials = store.trials_frame()
+        searches = store.list_searches()
+    assert _version(copy) == str(SCHEMA_VERSION) and _counts(copy) == before
+    con = sqlite3.connect(copy)
+    assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    assert con.execute("pragma foreign_key_check").fetchall() == []
+    con.close()
+    assert len(trials) == before["trials"] and (searches["trials_done"] > 0).all()
+    assert not trials["trial_key"].str.startswith("local:").any() or old_version == "1"
+    done = trials[trials["status"] == "completed"]
+    assert done["epochs"].notna().all()  # what each trial cost, from its curve
+    local = trials[trials["trial_key"].str.startswith("local:")]
+    assert (local["device"].notna() & ~local["node"].str.contains(":", na=False)).all()
+    with open_store(str(copy)) as again:  # opening a migrated store again changes nothing
+        assert len(again.trials_frame()) == before["trials"]
+
+
+def test_migrated_plan_resumes_without_running_anything(tmp_path):
+    """The DINOv2 GGA experiments were recorded under version-1 keys; planning them again finds all."""
+    from placement_search.config import config_from_dict
+    from placement_search.search.service import planned_search
+
+    copy = tmp_path / "dinov2s_fashion.sqlite"
+    shutil.copy(RESULTS / "dinov2s_fashion.sqlite", copy)
+    with open_store(str(copy)) as store:
+        record = store.get_search("dinov2s_fashion-gga")
+        trials = store.trials_frame("dinov2s_fashion-gga")
+        assert set(trials["label"]) == {"gga gamma 0.0", "gga gamma 0.6"}
+        items = [(p, int(s), label) for p, s, label in zip(trials["placement"], trials["seed"], trials["label"])]
+        job = planned_search(store, config_from_dict(record.config), record.name, record.searcher, items, {})
+        assert job.searcher.suggest("next") == "FINISHED"
+        assert len(store.trials_frame("dinov2s_fashion-gga")) == len(trials)
+
+
+@pytest.mark.parametrize("label, searcher, expected", [
+    ("K3:g0.6", "gga", "gga gamma 0.6"),
+    ("K6:g0.0", "gga", "gga gamma 0.0"),
+    ("K2:r7", "random", None),
+    ("sequential-all", "baseline", "sequential-all"),
+    ("probe", "baseline", "probe"),
+    (None, "exhaustive", None),
+])
+def test_version_1_local_key_labels(label, searcher, expected):
+    assert legacy_label(label, searcher) == expected
