@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from placement_search.config import Config, load_config
-from placement_search.loading import load_experiment
+from placement_search.experiment import load_experiment
 from placement_search.placement.edges import Edge, EdgeSpace, Placement
 from placement_search.prefix_cache import cache_for
 from placement_search.training import train_placement

@@ -22,8 +22,8 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from placement_search.config import ScoringConfig, load_config  # noqa: E402
-from placement_search.data.split import Split  # noqa: E402
-from placement_search.loading import load_experiment  # noqa: E402
+from placement_search.data.task_data import Split  # noqa: E402
+from placement_search.experiment import load_experiment  # noqa: E402
 from placement_search.placement.edges import EdgeSpace  # noqa: E402
 from placement_search.scoring import make_head, naive_edge_spectrum, score_edges  # noqa: E402
 

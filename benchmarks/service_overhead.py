@@ -185,14 +185,14 @@ def trial_compute_s(samples: int) -> float:
     import torch
 
     from placement_search.config import load_config
-    from placement_search.loading import load_experiment
-    from placement_search.placement.edges import EdgeSpace, Placement
+    from placement_search.experiment import edge_space, load_experiment
+    from placement_search.placement.edges import Placement
     from placement_search.training import train_placement
 
     torch.set_num_threads(1)  # as in a worker with one CPU
     cfg = load_config(TINY, OVERRIDES)
     backbone, task = load_experiment(cfg)
-    space = EdgeSpace(backbone.num_points, tuple(cfg.space.edge_types))
+    space = edge_space(cfg)
     rng = random.Random(0)
     placements = [Placement.of(rng.sample(space.edges, cfg.space.k)) for _ in range(samples + 3)]
     for p in placements[:3]:  # warm-up: first-call costs are not per-trial compute

@@ -171,11 +171,9 @@ PLUGINS = ("placement_search.analysis.commands", "placement_search.cluster.comma
 
 def _space(cfg):
     """The config's edge space; loads the backbone (memoised) to learn its depth."""
-    from placement_search.loading import cached_backbone
-    from placement_search.placement.edges import EdgeSpace
+    from placement_search.experiment import cached_backbone, edge_space
 
-    backbone = cached_backbone(cfg.backbone)
-    return EdgeSpace(backbone.num_points, tuple(cfg.space.edge_types)), backbone
+    return edge_space(cfg), cached_backbone(cfg.backbone)
 
 
 def cmd_space(cfg, args) -> None:
@@ -211,7 +209,7 @@ def _scores_from_csv(path: Path):
 
 
 def cmd_train(cfg, args) -> None:
-    from placement_search.loading import load_experiment
+    from placement_search.experiment import load_experiment
     from placement_search.placement.selection import resolve_placement
     from placement_search.training import train_placement
 
@@ -242,7 +240,7 @@ def cmd_train(cfg, args) -> None:
 
 
 def cmd_score(cfg, args) -> None:
-    from placement_search.loading import load_experiment
+    from placement_search.experiment import load_experiment
 
     out = args.out or Path(f"{cfg.name}_scores.csv")
     space, _ = _space(cfg)
@@ -267,7 +265,7 @@ def cmd_gga(cfg, args) -> None:
     if args.scores:
         table = _scores_from_csv(args.scores)
     else:
-        from placement_search.loading import load_experiment
+        from placement_search.experiment import load_experiment
 
         backbone, task = load_experiment(cfg)
         table = _score_table(cfg, backbone, task).mapping()
@@ -276,7 +274,7 @@ def cmd_gga(cfg, args) -> None:
 
 
 def print_summary(summary, top: int = 15) -> None:
-    from placement_search.search.report import trial_table
+    from placement_search.search.trial_table import trial_table
 
     print(trial_table(summary.trials, top=top))
     if summary.best_placement is None:

@@ -112,7 +112,7 @@ class TrainingConfig:
     prefix_cache: bool = True
     #: memory budget of that cache per worker process, in GiB
     prefix_cache_gb: float = 4.0
-    #: run each text batch at its longest sequence, not at task.max_length (data/split.py)
+    #: run each text batch at its longest sequence, not at task.max_length (data/task_data.py)
     trim_padding: bool = True
 
 

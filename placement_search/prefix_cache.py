@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from placement_search.backbones.base import Backbone
-from placement_search.data.split import Split
+from placement_search.data.task_data import Split
 
 
 class PrefixCache:

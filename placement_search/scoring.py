@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from placement_search.backbones.base import Backbone
 from placement_search.config import ScoringConfig
-from placement_search.data.split import Split
+from placement_search.data.task_data import Split
 from placement_search.placement.edges import Edge, EdgeSpace, edge_type
 
 #: tolerances reported next to the configured one, for calibration
@@ -217,7 +217,7 @@ def naive_edge_spectrum(
 def stored_or_computed_scores(cfg, store) -> dict[Edge, float]:
     """The config's edge -> rank table from the results store, or computed now and saved there,
     so every search and analysis of one backbone and task uses the same table."""
-    from placement_search.loading import load_experiment
+    from placement_search.experiment import load_experiment
     from placement_search.store.keys import score_description, score_key
 
     key = score_key(cfg)

@@ -21,7 +21,7 @@ from torch import nn
 
 from placement_search.backbones.base import Backbone
 from placement_search.config import Config, TrainingConfig
-from placement_search.data.split import Split, TaskData
+from placement_search.data.task_data import Split, TaskData
 from placement_search.placement.edges import Placement
 from placement_search.placement.placed_model import PlacedModel
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from placement_search.config import load_config
-from placement_search.loading import load_experiment
+from placement_search.experiment import load_experiment
 from placement_search.placement.edges import Placement
 from placement_search.prefix_cache import cache_for
 from placement_search.training import train_placement, trainable_state

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from placement_search.config import load_config
-from placement_search.loading import load_experiment
+from placement_search.experiment import load_experiment
 from placement_search.placement.edges import EdgeSpace, Placement
 from placement_search.placement.selection import gga
 from placement_search.scoring import score_edges

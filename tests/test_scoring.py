@@ -5,7 +5,7 @@ import torch
 
 from conftest import make_inputs
 from placement_search.config import ScoringConfig
-from placement_search.data.split import Split
+from placement_search.data.task_data import Split
 from placement_search.placement.edges import EdgeSpace
 from placement_search.scoring import make_head, naive_edge_spectrum, score_edges
 

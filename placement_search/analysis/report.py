@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from placement_search.analysis.correlation import cross_task_correlation, join_scores, rank_accuracy_correlation
-from placement_search.analysis.loading import Results, load_results, matching_score_keys
+from placement_search.analysis.results import Results, load_results, matching_score_keys
 from placement_search.analysis.experiments import multi_adapter_table, seed_noise
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret

@@ -233,13 +233,13 @@ def build_submission(config: str, overrides: list[str], *, searcher: str | None 
     """Validate the search locally and build the job's entrypoint and runtime environment."""
     from placement_search.config import load_config
     from placement_search.search.searchers import parse_searcher
-    from placement_search.search.service import _check_name, _default_name
+    from placement_search.search.service import _default_name, check_name
 
     cfg = load_config(config, overrides)
     searcher_name = parse_searcher(searcher or cfg.search.searcher)
     if num_samples is not None and num_samples < 1:
         raise PlacementSearchError(f"--num-samples must be at least 1, got {num_samples}")
-    name = _check_name(name or _default_name(cfg, searcher_name))
+    name = check_name(name or _default_name(cfg, searcher_name))
     store_url = store or cfg.search.store
     if _is_relative_sqlite(store_url):
         raise PlacementSearchError(

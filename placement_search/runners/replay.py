@@ -54,7 +54,7 @@ class ReplayRunner:
 
 def train_now(job: SearchJob, placement: str, seed: int) -> tuple[dict, list]:
     """Train one placement in this process (replay's ``train_missing``)."""
-    from placement_search.loading import load_experiment
+    from placement_search.experiment import load_experiment
     from placement_search.training import resolve_device, train_placement
 
     cfg = config_from_dict(job.cfg.to_dict())

@@ -1,7 +1,7 @@
 """The Ray Tune trainable: one trial trains one placement and reports as it goes.
 
 Runs in a Ray worker process. The backbone and task are loaded once per process
-(``loading.load_experiment``) and reused by every later trial on it (``reuse_actors``). Each
+(``experiment.load_experiment``) and reused by every later trial on it (``reuse_actors``). Each
 validation is reported with a checkpoint: the trainable weights (adapters + head,
 ``model.safetensors``) and the rest of the training state (``train_state.pt``: optimizer, schedule,
 batch position, curve). Schedulers can stop weak placements early, and a trial Tune retries
@@ -23,7 +23,7 @@ from ray import tune
 from safetensors.torch import load_file, save_file
 
 from placement_search.config import config_from_dict
-from placement_search.loading import edge_space, load_experiment
+from placement_search.experiment import edge_space, load_experiment
 from placement_search.runners.outcome import where_trained
 from placement_search.search.encoding import decode_placement
 from placement_search.training import EvalPoint, TrainState, resolve_device, train_placement

@@ -44,7 +44,7 @@ def _checkpoint_weights(experiment_path: str | None, trial_key: str) -> dict[str
 
 
 def export_search(name: str, out: Path, store_url: str | None = None) -> Path:
-    from placement_search.loading import load_experiment
+    from placement_search.experiment import load_experiment
     from placement_search.store import best_trial, open_store
     from placement_search.training import train_placement, trainable_state
 

@@ -21,7 +21,7 @@ import pandas as pd
 from placement_search.config import Config, config_from_dict
 from placement_search.data import resolve_task_paths
 from placement_search.errors import PlacementSearchError
-from placement_search.loading import edge_space
+from placement_search.experiment import edge_space
 from placement_search.placement.selection import Scores
 from placement_search.runners.base import RUNNERS, RunnerOptions, SearchJob, disk_config
 from placement_search.search.dedup import DeduplicatingSearcher
@@ -159,7 +159,7 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
     runtime = cfg
     if runner != "replay":  # a task the workers could not load fails here, before anything is written
         from placement_search.data.task import check_task
-        from placement_search.loading import cached_backbone
+        from placement_search.experiment import cached_backbone
 
         runtime = resolve_task_paths(cfg)
         check_task(runtime.task, cached_backbone(runtime.backbone))

@@ -22,7 +22,7 @@ from placement_search.config import TaskConfig
 from placement_search.data import BUILTIN_TASKS, Split, TaskData, load_task
 from placement_search.data import task as task_module
 from placement_search.data.sources import Source, hub_candidates
-from placement_search.data.splitting import allocate, take_stratified
+from placement_search.data.split_plan import allocate, take_stratified
 from placement_search.errors import PlacementSearchError
 
 ROLES = ("train", "validation", "test")
@@ -427,7 +427,7 @@ def test_oversized_images_are_refused(monkeypatch):
 
 
 def test_trim_padding_cuts_to_the_longest_sequence():
-    from placement_search.data.split import trim_padding
+    from placement_search.data.task_data import trim_padding
 
     mask = torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0]])
     ids = torch.arange(12).reshape(2, 6) * mask
@@ -441,7 +441,7 @@ def test_trim_padding_cuts_to_the_longest_sequence():
 
 
 def test_length_groups_split_mixed_lengths_only():
-    from placement_search.data.split import Split
+    from placement_search.data.task_data import Split
 
     lengths = [2, 9, 2, 2, 10, 2, 2, 2]
     mask = torch.tensor([[1] * n + [0] * (12 - n) for n in lengths])

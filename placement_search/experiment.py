@@ -1,4 +1,4 @@
-"""Load the backbone and task a config names, once per process.
+"""A config made concrete in this process: its backbone, task and edge space, each loaded once.
 
 Search trials on one worker share the same backbone and task: loading a pre-trained model and
 tokenising a data set per trial would dominate short trials. The memo is keyed by the config
@@ -14,7 +14,7 @@ from placement_search.backbones import load_backbone
 from placement_search.backbones.base import Backbone
 from placement_search.config import BackboneConfig, Config, TaskConfig
 from placement_search.data import load_task
-from placement_search.data.split import TaskData
+from placement_search.data.task_data import TaskData
 from placement_search.placement.edges import EdgeSpace
 
 _BACKBONES: dict[str, Backbone] = {}

@@ -6,7 +6,7 @@ import pytest
 from placement_search.config import load_config
 from placement_search.errors import PlacementSearchError
 
-PRESETS = sorted(Path(__file__).resolve().parents[1].joinpath("search_spaces").glob("*.yaml"))
+PRESETS = sorted(Path(__file__).resolve().parents[2].joinpath("search_spaces").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=[p.stem for p in PRESETS])

@@ -28,7 +28,7 @@ import requests
 
 from placement_search.store import open_store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = "search_spaces/tiny.yaml"
 RAY = str(Path(sys.executable).with_name("ray"))
 START_TIMEOUT_S = 90

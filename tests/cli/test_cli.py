@@ -12,7 +12,7 @@ import pytest
 
 from placement_search.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "search_spaces" / "tiny.yaml")
 
 

@@ -15,13 +15,13 @@ import pytest
 import torch
 
 from placement_search.config import load_config
-from placement_search.loading import load_experiment
+from placement_search.experiment import load_experiment
 from placement_search.placement.edges import EdgeSpace, Placement
 from placement_search.runners.tune_trainable import INJECT_CRASH_ENV, load_train_state, save_train_state
 from placement_search.store import open_store
 from placement_search.training import train_placement, trainable_state
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "search_spaces" / "tiny.yaml"
 STEPS_PER_EPOCH = 14
 CRASH_PLACEMENT, CRASH_STEP = "1->2", 2 * STEPS_PER_EPOCH

@@ -22,7 +22,7 @@ from placement_search.search.service import RunOptions, resume_search, run_searc
 from placement_search.runners.tune_trainable import INJECT_NAN_ENV
 from placement_search.store import open_store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "search_spaces" / "tiny.yaml"
 NAN_PLACEMENT = "1->1"
 
@@ -208,7 +208,7 @@ def test_export_rebuilds_the_best_model(ray_instance, tmp_path):
                                                "rebuild.py"}
     model = load_placed_model(out)
     assert str(model.placement) == summary.best_placement
-    from placement_search.loading import load_experiment
+    from placement_search.experiment import load_experiment
 
     _, task = load_experiment(cfg)
     inputs, labels = task.test.take(torch.arange(len(task.test)))
@@ -241,16 +241,29 @@ def test_fifty_replayed_searches_per_searcher_in_under_a_minute(ray_instance, tm
 
 def test_a_search_stopped_short_of_its_budget_stays_resumable(tmp_path, capsys):
     """Tune answers Ctrl-C by returning normally: the search must end 'interrupted', not 'completed'."""
-    from placement_search.search.service import _finish
+    from placement_search.search.service import finish_search
 
     store = open_store(str(tmp_path / "store.sqlite"))
     store.ensure_benchmark("k", {})
     store.create_search("short", "k", "random", 3, {}, {})
     store.record_trial("short", "t1", "0->1", 0, "completed", {"val_accuracy": 0.5})
-    _finish(store, "short", 3)
+    finish_search(store, "short")
     assert store.get_search("short").status == "interrupted"
     assert "placement-search resume short" in capsys.readouterr().out
     for key in ("t2", "t3"):
         store.record_trial("short", key, "1->2", 0, "completed", {"val_accuracy": 0.5})
-    _finish(store, "short", 3)
+    finish_search(store, "short")
     assert store.get_search("short").status == "completed"
+
+
+def test_a_search_whose_every_trial_failed_is_failed_with_the_reason(tmp_path):
+    from placement_search.search.service import finish_search
+
+    store = open_store(str(tmp_path / "store.sqlite"))
+    store.ensure_benchmark("k", {})
+    store.create_search("broken", "k", "random", 5, {}, {})
+    for i in range(3):
+        store.record_trial("broken", f"t{i}", f"0->{i + 1}", 0, "failed", error="KeyError: 'label'")
+    with pytest.raises(PlacementSearchError, match=r"every trial of search broken failed \(3 of 3: KeyError: 'label'\)"):
+        finish_search(store, "broken")
+    assert store.get_search("broken").status == "failed"
