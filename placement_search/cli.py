@@ -166,7 +166,7 @@ def _parser() -> argparse.ArgumentParser:
 
 #: modules that add sub-commands: each has add_commands(subparsers, handlers), registering its
 #: parsers and, in ``handlers``, a function(args) per command (commands that take no config)
-PLUGINS = ("placement_search.analysis.commands", "placement_search.cluster.commands")
+PLUGINS = ("placement_search.analysis.commands", "placement_search.cluster.commands", "placement_search.serve.commands")
 
 
 def _space(cfg):

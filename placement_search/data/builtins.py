@@ -140,6 +140,28 @@ def _image_feature() -> Array2D:
     return Array2D((28, 28), "uint8")
 
 
+# ------------------------------------------------------------------------------------- digits
+
+DIGITS_CLASSES = [str(d) for d in range(10)]
+
+
+@functools.lru_cache(maxsize=None)
+def load_digits() -> tuple[DatasetDict, dict]:
+    """UCI optical recognition of handwritten digits (1,797 8x8 images, 10 classes), as bundled
+    with scikit-learn: a second offline image task, another source than Fashion-MNIST. Pixel
+    counts 0..16 are scaled to 0..255 and the images are upsampled to 28 x 28 (nearest), the
+    built-in image format; the backbone's preprocessing resizes them further."""
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    index = (np.arange(28) * 8) // 28  # nearest-neighbour 8 -> 28
+    images = images[:, index][:, :, index]
+    features = Features({"image": _image_feature(), "label": ClassLabel(names=DIGITS_CLASSES)})
+    train = dataset_with_images(images, {"label": bunch.target.astype(np.int64)}, features)
+    return DatasetDict({"train": train}), {"source": "sklearn.datasets.load_digits (UCI)", "images": len(images)}
+
+
 # ------------------------------------------------------------------------------ synthetic tasks
 
 TINY_TEXT_CLASSES = {
@@ -208,6 +230,8 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
         BuiltinTask("trec-fine", "text", 1, "TREC questions with their fine classes (those with >= 10 questions)",
                     load_trec_fine),
         BuiltinTask("fashion-mnist", "image", 1, "Fashion-MNIST 28x28 grayscale, 10 classes", load_fashion_mnist),
+        BuiltinTask("digits", "image", 1, "UCI handwritten digits 8x8 (scikit-learn), 1,797 images, 10 classes",
+                    load_digits),
         BuiltinTask("tiny-text", "text", 1, "synthetic: 300 sentences, 4 keyword topics", load_tiny_text),
         BuiltinTask("tiny-image", "image", 1, "synthetic: 320 28x28 patterns, 4 classes", load_tiny_image),
     )

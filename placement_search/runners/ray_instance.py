@@ -42,9 +42,26 @@ def init_ray(address: str | None, cpus: int | None = None) -> None:
     from ray._private import ray_constants
 
     ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false", "False")
+    private_token_file()
     ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env, _node_ip_address="127.0.0.1",
              logging_level="WARNING")
+    private_token_file()  # Ray writes a token it generates with the process umask (0644)
     _start_watchdog()
+
+
+def token_file() -> Path:
+    """Where Ray keeps the token of a local instance: ``$RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``."""
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+
+
+def private_token_file() -> None:
+    """Make the Ray auth token file readable by its owner only (0600); it is a password."""
+    path = token_file()
+    try:
+        if path.is_file() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        pass
 
 
 def _start_watchdog() -> None:

@@ -183,3 +183,15 @@ def test_session_match_is_exact(tmp_path):
     assert ray_watchdog._names_session(b"--session-dir=" + session, session)
     assert not ray_watchdog._names_session(b"--log_dir=" + session + b"7/logs", session)
     assert not ray_watchdog._names_session(b"--log_dir=/other" + session + b"/logs", session)
+
+
+def test_the_auth_token_file_is_private(tmp_path, monkeypatch):
+    from placement_search.runners.ray_instance import private_token_file, token_file
+
+    token = tmp_path / "auth_token"
+    token.write_text("t" * 64)
+    token.chmod(0o644)
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(token))
+    assert token_file() == token
+    private_token_file()
+    assert token.stat().st_mode & 0o777 == 0o600
