@@ -196,17 +196,21 @@ def test_analyze_writes_report(store_url, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["analyze", "--store", store_url, "--out", str(out), "--n-boot", "200"]) == 0
     page = (out / "index.html").read_text()
-    for name in ("bench-a_heatmap.png", "bench-a_edge_types.png", "bench-a_regret.png",
+    for name in ("bench-a_heatmap.png", "bench-a_edge_types.png", "bench-a_regret.png", "bench-a_regret_compute.png",
                  "bench-a_scores_score-a_rank_vs_accuracy.png", "bench-b_heatmap.png"):
         assert (out / name).stat().st_size > 1000 and name in page
     for name in ("searches.csv", "bench-a_ground_truth.csv", "bench-a_heatmap_val_accuracy.csv",
                  "bench-a_edge_types.csv", "bench-a_scores_score-a_correlation.csv", "bench-a_regret_curves.csv",
-                 "bench-a_regret_summary.csv", "bench-a_trials_to_top5.csv", "cross_benchmark.csv"):
+                 "bench-a_regret_summary.csv", "bench-a_trials_to_top5.csv", "cross_benchmark.csv",
+                 "bench-a_regret_compute_summary.csv", "bench-a_compute_to_target.csv"):
         assert len(pd.read_csv(out / name)) > 0
     assert "bench-a_scores_score-other" not in page                 # other backbone: not matched
     assert "No gradient-rank score table" in page                   # bench-b has none
     assert "No ground truth" in page                                # bench-c
     assert page.count("<table") >= 10
+    targets = pd.read_csv(out / "bench-a_compute_to_target.csv")
+    assert set(targets["criterion"]) == {"a: top 5 %", "b: within 1 sd of best"}
+    assert "analytic cost model" in page                            # tiny-bert has no measured table
     heat = pd.read_csv(out / "bench-a_heatmap_val_accuracy.csv", index_col=0)
     assert heat.shape == (N, N)
     # one benchmark only

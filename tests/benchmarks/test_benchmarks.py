@@ -37,5 +37,11 @@ def test_scoring_benchmark_ranks_match():
 
 @pytest.mark.slow
 def test_search_efficiency_replays_the_committed_ground_truth():
-    out = run_benchmark("search_efficiency.py")
-    assert "gga-tpe" in out and "random" in out
+    """Both committed stores (read through a read-only copy: they stay untouched), 5 seeds."""
+    stores = [ROOT / "analysis" / "results" / f for f in ("minilm_trec6.sqlite", "dinov2s_fashion.sqlite")]
+    before = [p.read_bytes() for p in stores]
+    out = run_benchmark("search_efficiency.py", *[a for p in stores for a in ("--store", str(p))])
+    assert "gga-tpe" in out and "random" in out and "measured per-epoch costs" in out
+    for p in stores:
+        assert re.search(rf"^{re.escape(p.name)}: default/random compute = \d+\.\d\d$", out, re.MULTILINE)
+    assert [p.read_bytes() for p in stores] == before
