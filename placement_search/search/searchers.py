@@ -7,6 +7,10 @@ calls ``suggest`` / ``on_trial_complete`` in-process), so a searcher behaves ide
     tpe             Optuna TPE over the (source, destination) slot encoding (search/encoding.py)
     gga-tpe         TPE whose first trials are GGA placements (several gammas, then the next-best
                     score-ranked placements): the gradient-rank prior enters as warm starts
+    prior-gp        a Gaussian process over edge features (search/surrogate.py) that starts from
+                    priors (structure learned on other tasks' ground truths, the gradient-rank
+                    scores) and learns from its trials how far to trust them; K > 1 warm-starts
+                    from the single edges already measured
     exhaustive      every single edge of the space, for each training seed (the ground truth)
     baseline:NAME   one named placement (parallel-all, gga:3, ...) for each training seed
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import pickle
 import random
-from typing import Callable
+from typing import Callable, Mapping
 
 from ray.tune.search import Searcher
 
@@ -31,7 +35,7 @@ from placement_search.placement.selection import Scores, gga, resolve_placement
 from placement_search.search.encoding import DefineByRunSpace, encode_placement
 
 METRIC, MODE = "val_accuracy", "max"
-SEARCHERS = ("random", "tpe", "gga-tpe", "exhaustive", "baseline:NAME")
+SEARCHERS = ("random", "tpe", "gga-tpe", "prior-gp", "exhaustive", "baseline:NAME")
 
 
 class _PickledState:
@@ -150,7 +154,7 @@ def make_tpe(
 
 def parse_searcher(name: str) -> str:
     """Reject unknown searcher names before any work starts."""
-    if name in ("random", "tpe", "gga-tpe", "exhaustive") or name.startswith("baseline:") and len(name) > 9:
+    if name in ("random", "tpe", "gga-tpe", "prior-gp", "exhaustive") or name.startswith("baseline:") and len(name) > 9:
         return name
     raise PlacementSearchError(f"unknown searcher {name!r}; use one of: {', '.join(SEARCHERS)}")
 
@@ -162,8 +166,13 @@ def make_searcher(
     num_samples: int,
     seed: int,
     scores: Callable[[], Scores],
+    measured: Callable[[], Mapping[Edge, float]] | None = None,
 ) -> tuple[Searcher, int]:
-    """The searcher for ``name`` and how many trials it will run (list searchers set their own)."""
+    """The searcher for ``name`` and how many trials it will run (list searchers set their own).
+
+    ``measured`` (optional) gives the single-edge validation accuracies this benchmark has already
+    measured; prior-gp warm-starts K > 1 searches from them.
+    """
     parse_searcher(name)
     seeds = cfg.search.seeds or [cfg.training.seed]
     k_range = cfg.space.k_range
@@ -178,6 +187,10 @@ def make_searcher(
         return PlacementListSearcher(trials), len(trials)
     if name == "random":
         return RandomPlacementSearcher(space, k_range, seed, seeds[0]), num_samples
+    if name == "prior-gp":
+        from placement_search.search.surrogate import build_prior_gp
+
+        return build_prior_gp(cfg, space, num_samples, seed, scores, measured), num_samples
     warm: list[Placement] = []
     if name == "gga-tpe":
         count = cfg.search.warm_starts or max(2, num_samples // 4)

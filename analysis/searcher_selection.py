@@ -1,0 +1,470 @@
+"""Leave-one-ground-truth-out selection of the prior-gp searcher's hyper-parameters, and the
+zero-cost proxy study that chose its features.
+
+    .venv/bin/python analysis/searcher_selection.py                 # proxy study, LOO grid, figures
+    .venv/bin/python analysis/searcher_selection.py --seeds 10      # quicker look
+    .venv/bin/python analysis/searcher_selection.py --write-prior   # also regenerate transfer_prior.py
+
+Ground truths: every store given with ``--store`` (default: the repository's committed stores),
+each opened from a temporary copy (opening a store migrates it in place; the committed files are
+never touched). A store counts when it holds an exhaustive single-edge sweep and its preset's
+score table; its preset is found by matching the stored benchmark key against search_spaces/.
+
+What it does, in order (outputs under analysis/results/searcher_selection/):
+
+1. ``proxy_spearman.csv``: Spearman (bootstrap 95 % CI, 2000 resamples) of each zero-cost score
+   column, the gradient's Frobenius norm, one-epoch validation accuracy (low fidelity, not zero
+   cost) and the structure columns against single-edge validation accuracy, overall and within
+   recurrent edges, per ground truth; plus the transfer prior fitted on the *other* ground truths.
+2. ``loo_grid.csv``: every hyper-parameter setting of the grid below, replayed in-process
+   (suggest / on_trial_complete against the ground truth; no training) for ``--seeds`` seeds on
+   every ground truth, with its transfer prior fitted on the other ground truths only. Per store
+   and setting: median and IQR of the compute (epoch-equivalents, ``search/cost.py``) and of the
+   trials until (a) a top-5 % single edge and (b) an edge within one training-noise sd of the best.
+3. ``loo_selection.csv``: for each held-out ground truth, the setting chosen on the others
+   (smallest mean over the training stores of log(median compute to (a) / random's)), and
+   its figures on the held-out store. These are the honest estimates.
+4. ``final_default.json``: ONE setting for every task, chosen by the same rule over all
+   ground truths (so its figures on the repo's stores are in-sample; the LOO rows are not).
+5. ``searchers.csv``: random, gga-tpe and prior-gp (the final default; its transfer prior
+   fitted leaving the store out) on each store: trials and compute to (a) and (b), median [IQR],
+   ratio to random.
+
+Noise sd per store: the sd of (seed-1 - seed-0) validation accuracy over the edges trained with
+both seeds, divided by sqrt 2. A seed that never reaches a target within ``--budget`` trials counts
+as infinitely far (medians stay defined while half the seeds get there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from placement_search.config import Config, config_from_dict, load_config  # noqa: E402
+from placement_search.placement.edges import Edge, EdgeSpace, Placement  # noqa: E402
+from placement_search.search.features import (  # noqa: E402
+    EdgeFeatures, TransferPrior, score_columns, score_table_frame,
+)
+from placement_search.search.surrogate import DEFAULT_PARAMS, PriorGPParams, PriorGPSearcher  # noqa: E402
+
+OUT = ROOT / "analysis/results/searcher_selection"
+DEFAULT_STORES = [ROOT / "analysis/results/minilm_trec6.sqlite", ROOT / "analysis/results/dinov2s_fashion.sqlite"]
+
+
+# ------------------------------------------------------------------------------ ground truths
+
+
+@dataclass
+class GroundTruth:
+    name: str
+    cfg: Config
+    space: EdgeSpace
+    accuracy: dict[Edge, float]
+    scores: pd.DataFrame
+    noise_sd: float
+    epochs: float
+    epoch1: dict[Edge, float] = field(default_factory=dict)
+    cost_note: str = ""
+
+    def __post_init__(self) -> None:
+        vals = np.sort(np.fromiter(self.accuracy.values(), float))[::-1]
+        self.top5 = float(vals[max(1, math.ceil(0.05 * len(vals))) - 1])
+        self.near_best = float(vals[0] - self.noise_sd)
+        self.cost = cost_function(self.cfg, self.space.num_points)
+        self.cost_note = getattr(self.cost, "note", "")
+
+    def scoring_cost(self) -> float:
+        return getattr(self.cost, "scoring", 0.0)
+
+
+def cost_function(cfg: Config, num_points: int):
+    """Relative epoch cost per placement: search/cost.py's table when it is there, else the
+    fallback the brief names (a recurrent edge 2, any other 1; scoring free)."""
+    try:
+        from placement_search.search import cost as cost_mod
+
+        table = cost_mod.table_for_config(cfg, num_points)
+
+        def f(placement: str) -> float:
+            return table.relative(placement)
+
+        f.note = table.describe()
+        f.scoring = cost_mod.scoring_cost(table)
+        return f
+    except ImportError:
+        def g(placement: str) -> float:
+            return 2.0 if Placement.parse(placement).has_recurrent else 1.0
+
+        g.note = "fallback cost: recurrent placement 2, other 1 per epoch; scoring free"
+        g.scoring = 0.0
+        return g
+
+
+def preset_for(benchmark: str) -> Config | None:
+    from placement_search.store import benchmark_key
+
+    for path in sorted((ROOT / "search_spaces").glob("*.yaml")):
+        try:
+            cfg = load_config(path)
+        except Exception:  # noqa: BLE001 - a preset that does not load is not this store's
+            continue
+        if benchmark_key(cfg) == benchmark:
+            return cfg
+    return None
+
+
+def load_ground_truth(path: Path, tmp: Path) -> GroundTruth:
+    from placement_search.store import open_store
+    from placement_search.store.keys import score_key
+
+    copy = tmp / path.name
+    shutil.copy2(path, copy)
+    store = open_store(copy, must_exist=True)
+    searches = store.list_searches()
+    sweep = searches[searches["searcher"] == "exhaustive"]
+    bk = sweep["benchmark_key"].iloc[0]
+    cfg = preset_for(bk)
+    if cfg is None:
+        raise SystemExit(f"{path}: no preset in search_spaces/ has benchmark key {bk}")
+    gt = store.ground_truth(bk)
+    scores = store.load_scores(score_key(cfg))
+    if scores is None:
+        raise SystemExit(f"{path}: no score table under the preset's score key")
+    n = int(max(gt["source"].max(), gt["destination"].max())) + 1
+    space = EdgeSpace(n, tuple(cfg.space.edge_types))
+    accuracy = {Edge(int(s), int(d)): float(a) for s, d, a in zip(gt["source"], gt["destination"], gt["val_accuracy_mean"])}
+    trials = store.trials_frame()
+    seed0 = dict(zip(gt["placement"], gt["val_accuracy_mean"]))
+    rep = trials[(trials["k"] == 1) & (trials["seed"] != 0) & trials["placement"].isin(seed0)]
+    diffs = rep["val_accuracy"].to_numpy(float) - rep["placement"].map(seed0).to_numpy(float)
+    noise_sd = float(np.std(diffs, ddof=1) / math.sqrt(2)) if len(diffs) > 2 else float("nan")
+    curves = store.curves_frame()
+    ex = curves[curves["search"].isin(sweep["name"]) & (curves["epoch"] == 1.0)].drop_duplicates("placement")
+    epoch1 = {Edge.parse(p): float(a) for p, a in zip(ex["placement"], ex["val_accuracy"])}
+    epochs = float(cfg.training.epochs)
+    store.close()
+    return GroundTruth(path.stem, cfg, space, accuracy, scores, noise_sd, epochs, epoch1)
+
+
+# ------------------------------------------------------------------------------ replays
+
+
+def replay(searcher, gt: GroundTruth, budget: int, uses_scores: bool) -> dict[str, float]:
+    """Drive a searcher against the ground truth; trials and compute until each target."""
+    from ray.tune.search import Searcher
+
+    spent = gt.scoring_cost() if uses_scores else 0.0
+    out = {"trials_top5": math.inf, "compute_top5": math.inf, "trials_noise": math.inf, "compute_noise": math.inf}
+    for t in range(1, budget + 1):
+        config = searcher.suggest(f"t{t}")
+        if config is None or config == Searcher.FINISHED:
+            break
+        text = config["placement"] if "placement" in config else _slot_text(config, gt.space)
+        p = Placement.parse(text)
+        acc = gt.accuracy[p.edges[0]] if len(p) == 1 else float("nan")
+        spent += gt.epochs * gt.cost(text)
+        searcher.on_trial_complete(f"t{t}", result={"val_accuracy": acc})
+        if acc >= gt.top5 and math.isinf(out["trials_top5"]):
+            out["trials_top5"], out["compute_top5"] = t, spent
+        if acc >= gt.near_best and math.isinf(out["trials_noise"]):
+            out["trials_noise"], out["compute_noise"] = t, spent
+        if not math.isinf(out["trials_top5"]) and not math.isinf(out["trials_noise"]):
+            break
+    return out
+
+
+def _slot_text(config: dict, space: EdgeSpace) -> str:
+    from placement_search.search.encoding import decode_placement
+
+    return str(decode_placement(config, space))
+
+
+def transfer_for(gt: GroundTruth, others: list[GroundTruth]) -> TransferPrior:
+    if not others:
+        return TransferPrior.flat()
+    return TransferPrior.fit([(o.name, o.accuracy, o.space.num_points) for o in others])
+
+
+_CACHE: dict = {}
+
+
+def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seed: int) -> PriorGPSearcher:
+    """prior-gp on ``gt`` with ``prior`` (fitted without ``gt``); the feature matrix, the transfer
+    prior's predictions and the GP's prior factor are computed once per store and setting."""
+    from placement_search.search.surrogate import EdgeModel
+
+    key = (gt.name, id(prior))
+    if key not in _CACHE:
+        _CACHE[key] = (EdgeFeatures.build(gt.space, gt.scores, ("rank",)),
+                       prior.predict(list(gt.space.edges), gt.space.num_points), prior)
+    feats, transfer, _ = _CACHE[key]
+    mkey = (gt.name, id(prior), params)
+    if mkey not in _CACHE:
+        _CACHE.clear() if len(_CACHE) > 64 else None
+        _CACHE[key] = (feats, transfer, prior)
+        _CACHE[mkey] = EdgeModel(feats, transfer, params)
+    return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=_CACHE[mkey])
+
+
+def make_baseline(name: str, gt: GroundTruth, seed: int, budget: int):
+    from placement_search.search.searchers import make_searcher
+    from placement_search.scoring import scores_from_frame
+
+    cfg = config_from_dict(gt.cfg.to_dict())
+    cfg.space.k, cfg.space.k_max = 1, None
+    searcher, _ = make_searcher(name, cfg, gt.space, budget, seed, lambda: scores_from_frame(gt.scores))
+    return searcher
+
+
+def summarize(rows: list[dict]) -> dict[str, float]:
+    df = pd.DataFrame(rows)
+    out = {}
+    for col in ("trials_top5", "compute_top5", "trials_noise", "compute_noise"):
+        v = df[col].to_numpy(float)
+        q25, med, q75 = np.quantile(v, [0.25, 0.5, 0.75]) if np.isfinite(np.quantile(v, 0.75)) else (
+            np.quantile(v, 0.25), np.quantile(v, 0.5), math.inf)
+        out[f"{col}_median"], out[f"{col}_q25"], out[f"{col}_q75"] = float(med), float(q25), float(q75)
+        out[f"{col}_found"] = float(np.isfinite(v).mean())
+    return out
+
+
+# ------------------------------------------------------------------------------ proxy study
+
+
+def bootstrap_spearman(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_boot: int = 2000) -> tuple[float, float, float]:
+    from scipy.stats import rankdata, spearmanr
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    rho = float(spearmanr(x, y).statistic)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    rx, ry = np.apply_along_axis(rankdata, 1, x[idx]), np.apply_along_axis(rankdata, 1, y[idx])
+    rx -= rx.mean(1, keepdims=True)
+    ry -= ry.mean(1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
+    boots = np.where(den > 0, (rx * ry).sum(1) / np.where(den > 0, den, 1), np.nan)
+    lo, hi = np.nanquantile(boots, [0.025, 0.975])
+    return rho, float(lo), float(hi)
+
+
+def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
+    from placement_search.search.features import STRUCTURE_COLUMNS, structure_matrix
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for gt in gts:
+        edges = list(gt.space.edges)
+        acc = np.array([gt.accuracy[e] for e in edges])
+        rec = np.array([e.is_recurrent for e in edges])
+        frame = score_table_frame(gt.scores)
+        table = {Edge(int(a), int(b)): i for i, (a, b) in enumerate(zip(frame["source"], frame["destination"]))}
+        feats: dict[str, tuple[str, np.ndarray]] = {}
+        for col in score_columns(frame):
+            feats[col] = ("zero-cost score", frame[col].astype(float).to_numpy()[[table[e] for e in edges]])
+        feats["epoch1_val_accuracy"] = ("low fidelity (1 epoch trained)", np.array([gt.epoch1.get(e, np.nan) for e in edges]))
+        struct = structure_matrix(edges, gt.space.num_points)
+        for i, col in enumerate(STRUCTURE_COLUMNS):
+            feats[col] = ("structure", struct[:, i])
+        others = [o for o in gts if o is not gt]
+        if others:
+            prior = transfer_for(gt, others)
+            feats["transfer_prior(other stores)"] = ("structure learned on the other ground truths",
+                                                     prior.predict(edges, gt.space.num_points))
+        for name, (kind, x) in feats.items():
+            if np.nanstd(x) == 0:
+                continue
+            rho, lo, hi = bootstrap_spearman(x, acc, rng)
+            xr = x[rec]
+            if np.nanstd(xr) > 0:
+                rrho, rlo, rhi = bootstrap_spearman(xr, acc[rec], rng)
+            else:
+                rrho = rlo = rhi = float("nan")
+            rows.append({"store": gt.name, "feature": name, "kind": kind, "n_edges": len(edges), "spearman": rho,
+                         "ci_low": lo, "ci_high": hi, "spearman_recurrent": rrho, "ci_low_recurrent": rlo,
+                         "ci_high_recurrent": rhi})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------------------ LOO grid
+
+#: the grid: the prior's make-up (score weight next to the transfer prior), how strongly it sets
+#: the start, how far the data may revise it (trust_var: prior variance of the coefficients on the
+#: prior's components; struct_var: the neighbourhood term), and how far neighbours share
+#: (lengthscale); noise_var and gamma stay at their defaults
+GRID = {
+    "score_weight": [0.0, 0.5, 1.5],
+    "prior_strength": [1.0, 2.0],
+    "trust_var": [0.5, 2.0],
+    "struct_var": [0.5, 1.5],
+    "lengthscale": [0.1, 0.2],
+}
+SETTING_KEYS = tuple(GRID)
+
+
+def grid_settings() -> list[PriorGPParams]:
+    return [DEFAULT_PARAMS.replace(**dict(zip(GRID, values))) for values in itertools.product(*GRID.values())]
+
+
+def setting_id(p: PriorGPParams) -> str:
+    return ",".join(f"{k}={getattr(p, k):g}" for k in SETTING_KEYS)
+
+
+def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seeds: range, budget: int) -> list[dict]:
+    return [replay(make_prior_gp(gt, prior, params, s), gt, budget, True) for s in seeds]
+
+
+def run_baseline(name: str, gt: GroundTruth, seeds: range, budget: int) -> list[dict]:
+    return [replay(make_baseline(name, gt, s, budget), gt, budget, name != "random") for s in seeds]
+
+
+def log_ratio(row: dict, base: dict, metric: str) -> float:
+    a, b = row[f"{metric}_median"], base[f"{metric}_median"]
+    return math.log(a / b) if np.isfinite(a) and np.isfinite(b) else math.inf
+
+
+def criterion(rows_by_store: dict[str, dict], random_by_store: dict[str, dict], stores: list[str]) -> float:
+    """Mean over ``stores`` and targets (a), (b) of log(median compute / random's median compute)."""
+    vals = [log_ratio(rows_by_store[s], random_by_store[s], m) for s in stores for m in ("compute_top5", "compute_noise")]
+    return float(np.mean(vals))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--store", action="append", type=Path, help="a store with an exhaustive sweep (repeatable)")
+    ap.add_argument("--seeds", type=int, default=50, help="searcher seeds per setting and store (default 50)")
+    ap.add_argument("--random-seeds", type=int, default=200, help="seeds for random's reference figures")
+    ap.add_argument("--budget", type=int, default=100, help="trials per replay at most")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--write-prior", action="store_true",
+                    help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        gts = [load_ground_truth(Path(p), Path(tmp)) for p in (args.store or DEFAULT_STORES)]
+    names = [g.name for g in gts]
+    for g in gts:
+        print(f"{g.name}: {len(g.space)} edges, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f} "
+              f"(within noise of best >= {g.near_best:.4f}); cost: {g.cost_note}", flush=True)
+
+    proxies = proxy_study(gts)
+    proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
+    print(proxies.pivot_table(index="feature", columns="store", values="spearman").round(3).to_string(), flush=True)
+
+    random_ref = {g.name: summarize(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
+    priors = {g.name: transfer_for(g, [o for o in gts if o is not g]) for g in gts}
+    grid_rows, by_setting = [], {}
+    settings = grid_settings()
+    for i, params in enumerate(settings):
+        sid = setting_id(params)
+        by_setting[sid] = {}
+        for g in gts:
+            summary = summarize(run_prior_gp(g, priors[g.name], params, range(args.seeds), args.budget))
+            by_setting[sid][g.name] = summary
+            grid_rows.append({"setting": sid, "store": g.name, **asdict(params), **summary,
+                              "ratio_compute_top5": math.exp(log_ratio(summary, random_ref[g.name], "compute_top5")),
+                              "ratio_compute_noise": math.exp(log_ratio(summary, random_ref[g.name], "compute_noise"))})
+        print(f"[{i + 1}/{len(settings)} {time.time() - t0:.0f}s] {sid}: " + "; ".join(
+            f"{g}: {r['ratio_compute_top5']:.2f}/{r['ratio_compute_noise']:.2f}" for g, r in
+            ((r["store"], r) for r in grid_rows[-len(gts):])), flush=True)
+    grid = pd.DataFrame(grid_rows)
+    grid.to_csv(args.out / "loo_grid.csv", index=False, float_format="%.4f")
+
+    selection = []
+    for held in names:
+        train = [n for n in names if n != held] or [held]
+        best = min(by_setting, key=lambda sid: (criterion(by_setting[sid], random_ref, train), sid))
+        r = by_setting[best][held]
+        selection.append({"held_out": held, "tuned_on": "+".join(train), "chosen": best,
+                          "train_criterion": criterion(by_setting[best], random_ref, train),
+                          **{f"heldout_{k}": v for k, v in r.items()},
+                          "heldout_ratio_compute_top5": math.exp(log_ratio(r, random_ref[held], "compute_top5")),
+                          "heldout_ratio_compute_noise": math.exp(log_ratio(r, random_ref[held], "compute_noise"))})
+    pd.DataFrame(selection).to_csv(args.out / "loo_selection.csv", index=False, float_format="%.4f")
+    final = min(by_setting, key=lambda sid: (criterion(by_setting[sid], random_ref, names), sid))
+    final_params = next(p for p in settings if setting_id(p) == final)
+    (args.out / "final_default.json").write_text(json.dumps({
+        "rule": "smallest mean over all ground truths and targets (a), (b) of log(median compute / random's)",
+        "ground_truths": names, "seeds": args.seeds, "setting": final, "params": asdict(final_params),
+        "criterion_all": criterion(by_setting[final], random_ref, names)}, indent=2) + "\n")
+    print("LOO selection:")
+    print(pd.DataFrame(selection)[["held_out", "chosen", "heldout_ratio_compute_top5", "heldout_ratio_compute_noise"]]
+          .to_string(index=False))
+    print("final default:", final, flush=True)
+
+    table = []
+    for g in gts:
+        rows = {"random": random_ref[g.name],
+                "gga-tpe": summarize(run_baseline("gga-tpe", g, range(args.seeds), args.budget)),
+                "prior-gp": summarize(run_prior_gp(g, priors[g.name], final_params, range(args.seeds), args.budget))}
+        for name, r in rows.items():
+            table.append({"store": g.name, "searcher": name,
+                          "seeds": args.random_seeds if name == "random" else args.seeds, **r,
+                          **{f"ratio_{m}": math.exp(log_ratio(r, random_ref[g.name], m))
+                             for m in ("trials_top5", "compute_top5", "trials_noise", "compute_noise")},
+                          "cost_model": g.cost_note})
+    out = pd.DataFrame(table)
+    out.to_csv(args.out / "searchers.csv", index=False, float_format="%.4f")
+    show = ["store", "searcher", "trials_top5_median", "compute_top5_median", "ratio_compute_top5",
+            "trials_noise_median", "compute_noise_median", "ratio_compute_noise"]
+    print(out[show].round(2).to_string(index=False))
+    if args.write_prior:
+        write_prior(gts)
+    print(f"done in {time.time() - t0:.0f}s; outputs in {args.out}")
+
+
+def write_prior(gts: list[GroundTruth]) -> None:
+    prior = transfer_for(None, gts)
+    path = ROOT / "placement_search/search/transfer_prior.py"
+    lines = [
+        '"""The transfer prior shipped with prior-gp: ``features.TransferPrior`` fitted on the repository\'s',
+        "exhaustive single-edge ground truths (each task's n^2 single-edge validation accuracies as normal",
+        "scores, canonical edge order; NaN where not measured) and its kernel's fitted hyper-parameters.",
+        'Generated by ``analysis/searcher_selection.py --write-prior``; do not edit by hand."""',
+        "",
+        "from placement_search.search.features import TransferPrior",
+        "",
+        "nan = float(\"nan\")",
+        "",
+        "TASKS = (",
+    ]
+    for name, n, z in prior.tasks:
+        values = ", ".join("nan" if v != v else f"{v:.4g}" for v in z)
+        lines.append(f"    ({name!r}, {n}, ({values},)),")
+    lines += [
+        ")",
+        f"AMPLITUDE = {prior.amplitude!r}",
+        f"LENGTHSCALES = {tuple(prior.lengthscales)!r}",
+        f"NOISE = {prior.noise!r}",
+        "",
+        "PRIOR = TransferPrior(TASKS, AMPLITUDE, LENGTHSCALES, NOISE)",
+        "",
+    ]
+    import textwrap
+
+    wrapped = []
+    for line in lines:
+        if len(line) > 110 and line.startswith("    ("):
+            wrapped += textwrap.wrap(line, 110, subsequent_indent="        ", break_on_hyphens=False)
+        else:
+            wrapped.append(line)
+    path.write_text("\n".join(wrapped))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""prior-gp: a Gaussian-process searcher that starts from priors and learns how far to trust them.
+
+Each edge e of the space has a prior utility (in standardised-accuracy units)
+
+    mu0(e) = w_transfer * m_t(e) + w_score * m_r(e)     (then standardised over the edges)
+
+m_t: the transfer prior (``features.TransferPrior``: what recurs across other tasks' ground
+truths: recurrent edges into the middle of the network are good, long-range edges into the last
+points are bad); m_r: the task's gradient-rank score, standardised (``features.py``).
+
+The surrogate is scikit-learn's ``GaussianProcessRegressor`` on the trials run so far, with the
+prior as its mean and a kernel that lets the data revise it:
+
+    y(e) = prior_strength * mu0(e) + f(e) + noise
+    f    ~ GP(0, 1 + trust_var * m_t m_t' + trust_var * m_r m_r' + struct_var * Matern(src, dst, recurrent))
+
+The two linear terms are Bayesian regressions on the prior's own components: when trials
+contradict the scores (or the transfer prior), the posterior coefficient on that component
+moves against it and cancels it, so a misleading prior is dropped as data arrives. The Matern
+term over (source, destination, recurrent?) makes neighbouring edges perform alike, so a good
+measured edge raises its neighbours. Observed accuracies enter as normal scores (rank-based),
+so the same hyper-parameters serve tasks whose accuracies spread by 0.5 or 5 points.
+
+Suggestions are Thompson samples: one joint draw of y over the edges not yet suggested, and its
+argmax. Before any result arrives the draw is from the prior, so the first trials favour the
+prior's best region without all being its single best edge; the draws depend on the searcher's
+seed only (deterministic given it), and pending trials are never suggested twice.
+
+K > 1: a placement is K edges. Its warm starts are GGA (DESIGN.md §7) run on an edge utility
+built from the single edges this benchmark already measured (their accuracies, standardised)
+and, for edges not measured, mu0: GGA's distance discount applied to measured accuracies. After
+them, each suggestion draws edge utilities from the posterior and picks K edges from the draw
+with GGA's discount; a K-edge result updates the model as an observation of each of its edges
+with K times the noise variance.
+
+Hyper-parameters (``PriorGPParams``) were chosen by leaving one ground truth out
+(``analysis/searcher_selection.py``); one set serves every task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from placement_search.placement.edges import Edge, EdgeSpace, Placement
+from placement_search.search.features import EdgeFeatures, TransferPrior, normal_scores
+
+
+@dataclass(frozen=True)
+class PriorGPParams:
+    """The searcher's few hyper-parameters (units: standardised accuracy)."""
+
+    transfer_weight: float = 1.0  # weight of the transfer prior (structure learned on other tasks) in the prior mean
+    score_weight: float = 0.5     # weight of the gradient-rank score in the prior mean
+    prior_strength: float = 1.0   # how far the prior mean moves y before any trial
+    trust_var: float = 0.5        # prior variance of the coefficients on the prior's components
+    struct_var: float = 0.5       # variance of the structural (neighbourhood) GP term
+    lengthscale: float = 0.2      # Matern length scale over normalised source/destination
+    noise_var: float = 1.0        # observation noise (training noise and model misfit)
+    gamma: float = 0.6            # GGA distance discount for K > 1 picks
+
+    def replace(self, **changes) -> "PriorGPParams":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, float]) -> "PriorGPParams":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in raw.items() if k in names})
+
+
+DEFAULT_PARAMS = PriorGPParams()
+
+
+def _columns_kernel():
+    """A scikit-learn kernel that applies another kernel to some columns of X (active dimensions),
+    so one GP can sum linear terms on the prior's components and a Matern term on structure."""
+    from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
+
+    class Columns(Kernel):
+        def __init__(self, kernel, columns):
+            self.kernel, self.columns = kernel, columns
+
+        def get_params(self, deep=True):
+            params = {"kernel": self.kernel, "columns": self.columns}
+            if deep:
+                params.update(("kernel__" + k, v) for k, v in self.kernel.get_params().items())
+            return params
+
+        @property
+        def hyperparameters(self):
+            return [Hyperparameter("kernel__" + h.name, h.value_type, h.bounds, h.n_elements)
+                    for h in self.kernel.hyperparameters]
+
+        @property
+        def theta(self):
+            return self.kernel.theta
+
+        @theta.setter
+        def theta(self, theta):
+            self.kernel.theta = theta
+
+        @property
+        def bounds(self):
+            return self.kernel.bounds
+
+        def __call__(self, X, Y=None, eval_gradient=False):
+            cols = list(self.columns)
+            return self.kernel(np.asarray(X)[:, cols], None if Y is None else np.asarray(Y)[:, cols], eval_gradient)
+
+        def diag(self, X):
+            return self.kernel.diag(np.asarray(X)[:, list(self.columns)])
+
+        def is_stationary(self):
+            return self.kernel.is_stationary()
+
+    return Columns
+
+
+class EdgeModel:
+    """The GP over the edges of one space: prior mean, kernel, conditioning and joint draws."""
+
+    def __init__(self, features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams):
+        from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern
+
+        self.edges = features.edges
+        self.index = {e: i for i, e in enumerate(self.edges)}
+        self.params = params
+        m_t = np.asarray(transfer, float)
+        m_t = (m_t - m_t.mean()) / (m_t.std() or 1.0)
+        m_r = features.column("rank") if "rank" in features.columns else np.zeros(len(self.edges))
+        self.mu0 = params.transfer_weight * m_t + params.score_weight * m_r
+        self.mu0 = (self.mu0 - self.mu0.mean()) / (self.mu0.std() or 1.0)
+        rec = features.column("is_recurrent")
+        # X columns: m_t, m_r, src, dst, recurrent
+        self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec])
+        Columns = _columns_kernel()
+        fixed = "fixed"
+        # a free level (the observed accuracies are standardised among themselves, so their level
+        # says nothing), two Bayesian-regression slopes on the prior's components, a neighbourhood term
+        self.kernel = (
+            ConstantKernel(1.0, fixed)
+            + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (0,))
+            + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (1,))
+            + ConstantKernel(params.struct_var, fixed)
+            * Columns(Matern([params.lengthscale, params.lengthscale, 1.0], fixed, nu=2.5), (2, 3, 4))
+        )
+
+        # one Cholesky factor of the prior covariance over every edge, for prior draws; posterior
+        # draws condition them on the data by pathwise (Matheron) updates through the library GP
+        cov = self.kernel(self.X)
+        jitter = 1e-6 * max(1.0, float(np.mean(np.diag(cov))))
+        self.chol = np.linalg.cholesky(cov + jitter * np.eye(len(self.edges)))
+
+    def prior_mean(self, idx: np.ndarray) -> np.ndarray:
+        return self.params.prior_strength * self.mu0[idx]
+
+    def _condition(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float],
+                   f_obs: np.ndarray | float = 0.0, eps: np.ndarray | float = 0.0):
+        """scikit-learn's GP (fixed kernel) fitted to the standardised observations minus the prior
+        mean (centred on the observed edges), minus a prior draw ``f_obs`` and a noise draw ``eps``."""
+        from sklearn.gaussian_process import GaussianProcessRegressor
+
+        oi = np.asarray(obs_idx, int)
+        offset = self.prior_mean(oi).mean()
+        targets = np.asarray(obs_z, float) - (self.prior_mean(oi) - offset) - f_obs - eps
+        gp = GaussianProcessRegressor(self.kernel, alpha=np.asarray(obs_noise, float), optimizer=None,
+                                      normalize_y=False)
+        return gp.fit(self.X[oi], targets), offset
+
+    def posterior_mean(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float]) -> np.ndarray:
+        """Posterior mean utility of every edge."""
+        everything = np.arange(len(self.edges))
+        if not len(obs_idx):
+            return self.prior_mean(everything)
+        gp, offset = self._condition(obs_idx, obs_z, obs_noise)
+        return self.prior_mean(everything) - offset + gp.predict(self.X)
+
+    def draw(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float],
+             candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """One joint posterior draw of the standardised utility at ``candidates``.
+
+        A joint prior draw f over all edges is moved to a posterior draw by Matheron's rule:
+        f + E[g | targets] with targets = y - prior mean - f(X) - noise draw, E[.] being the
+        posterior mean of scikit-learn's GaussianProcessRegressor with the same kernel.
+        """
+        candidates = np.asarray(candidates, int)
+        f = self.chol @ rng.standard_normal(len(self.edges))
+        if not len(obs_idx):
+            return self.prior_mean(candidates) + f[candidates]
+        oi = np.asarray(obs_idx, int)
+        eps = np.sqrt(np.asarray(obs_noise, float)) * rng.standard_normal(len(oi))
+        gp, offset = self._condition(oi, obs_z, obs_noise, f[oi], eps)
+        return self.prior_mean(candidates) - offset + f[candidates] + gp.predict(self.X[candidates])
+
+
+def gga_pick(utility: Mapping[Edge, float], space: EdgeSpace, k: int, gamma: float) -> Placement:
+    """GGA's greedy pick with distance discount on any utility (shifted to be positive)."""
+    from placement_search.placement.selection import gga
+
+    values = np.asarray([utility[e] for e in space.edges], float)
+    positive = {e: float(v - values.min() + 1e-6) for e, v in zip(space.edges, values)}
+    return gga(positive, space, k, gamma)
+
+
+def _searcher_base():
+    from placement_search.search.searchers import METRIC, MODE, _PickledState
+    from ray.tune.search import Searcher
+
+    return _PickledState, Searcher, METRIC, MODE
+
+
+_PickledState, _Searcher, _METRIC, _MODE = _searcher_base()
+
+
+class PriorGPSearcher(_PickledState, _Searcher):
+    """The prior-gp searcher (module doc). ``transfer`` is the transfer prior's prediction per edge
+    of ``features.edges``; ``measured`` maps single edges this benchmark already measured to their
+    validation accuracy (used for K > 1 warm starts only: a K = 1 search must not be handed its own
+    answers)."""
+
+    def __init__(self, space: EdgeSpace, k_range: tuple[int, int], seed: int, training_seed: int,
+                 features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams = DEFAULT_PARAMS,
+                 measured: Mapping[Edge, float] | None = None, warm_gammas: Sequence[float] = (0.6, 0.0, 0.3, 0.9),
+                 warm_count: int = 0, model: "EdgeModel | None" = None):
+        super().__init__(metric=_METRIC, mode=_MODE)
+        if tuple(features.edges) != tuple(space.edges):
+            raise ValueError("features must cover exactly the space's edges, in its order")
+        self.space, self.k_range, self.training_seed = space, tuple(k_range), training_seed
+        self.params = params
+        # ``model``: an EdgeModel built from the same features, transfer prior and params (it holds no
+        # search state, so replays of many seeds can share one)
+        self.model = model if model is not None else EdgeModel(features, transfer, params)
+        self.rng = np.random.default_rng(seed)
+        self.seen: set[str] = set()
+        self.pending: dict[str, str] = {}
+        self.observations: list[tuple[tuple[int, ...], float]] = []
+        self.warm: list[str] = []
+        # K > 1: the measured single edges are observations of their own group (standardised
+        # apart from the K-edge results, whose accuracies sit at another level)
+        self.singles: list[tuple[int, float]] = []
+        if self.k_range[1] > 1 and measured:
+            self.singles = [(self.model.index[e], float(a)) for e, a in sorted(measured.items())
+                            if e in self.model.index and a is not None and np.isfinite(float(a))]
+        if self.k_range[1] > 1 and warm_count > 0:
+            from placement_search.search.searchers import gga_warm_starts
+
+            mean = self.model.posterior_mean(*self._observed())
+            positive = {e: float(v - mean.min() + 1e-6) for e, v in zip(self.model.edges, mean)}
+            lo = max(self.k_range[0], 2)
+            starts = gga_warm_starts(positive, space, (lo, self.k_range[1]), list(warm_gammas), warm_count)
+            self.warm = [str(p) for p in starts]
+
+    # -------------------------------------------------------------------------------- Searcher
+
+    def suggest(self, trial_id: str) -> dict | None:
+        text = None
+        while self.warm and text is None:
+            candidate = self.warm.pop(0)
+            text = None if candidate in self.seen else candidate
+        if text is None:
+            text = self._draw_placement()
+            if text is None:
+                return _Searcher.FINISHED
+        self.seen.add(text)
+        self.pending[trial_id] = text
+        return {"placement": text, "seed": self.training_seed}
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        text = self.pending.pop(trial_id, None)
+        if text is None:
+            return
+        value = None if error or not result else result.get(_METRIC)
+        if value is None or not np.isfinite(float(value)):
+            return  # a failed trial teaches nothing about the placement; it is not suggested again
+        idx = tuple(self.model.index[e] for e in Placement.parse(text).edges)
+        self.observations.append((idx, float(value)))
+
+    def get_state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "seen": sorted(self.seen), "pending": dict(self.pending),
+                "observations": [(list(i), y) for i, y in self.observations], "warm": list(self.warm),
+                "singles": [list(s) for s in self.singles],
+                "params": asdict(self.params)}
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state["rng"]
+        self.seen = set(state["seen"])
+        self.pending = dict(state["pending"])
+        self.observations = [(tuple(i), float(y)) for i, y in state["observations"]]
+        self.warm = list(state["warm"])
+        self.singles = [(int(i), float(a)) for i, a in state.get("singles", [])]
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _observed(self) -> tuple[list[int], list[float], list[float]]:
+        """(edge index, standardised value, noise variance) of every observation: measured single
+        edges (K > 1 only) and this search's results, each group as normal scores of its own; a
+        K-edge result counts for each of its edges, with K times the noise."""
+        idx, zs, noise = [], [], []
+        if self.singles:
+            idx += [i for i, _ in self.singles]
+            zs += list(normal_scores([a for _, a in self.singles]))
+            noise += [self.params.noise_var] * len(self.singles)
+        if self.observations:
+            z = normal_scores([y for _, y in self.observations])
+            for (edges, _), value in zip(self.observations, z):
+                for i in edges:
+                    idx.append(i)
+                    zs.append(float(value))
+                    noise.append(self.params.noise_var * len(edges))
+        return idx, zs, noise
+
+    def _draw_placement(self) -> str | None:
+        k = int(self.rng.integers(self.k_range[0], self.k_range[1] + 1))
+        obs_idx, obs_z, obs_noise = self._observed()
+        if k == 1:
+            taken = {self.model.index[Edge.parse(t)] for t in self.seen if "," not in t and t}
+            free = np.asarray([i for i in range(len(self.model.edges)) if i not in taken], int)
+            if len(free) == 0:
+                return None
+            sample = self.model.draw(obs_idx, obs_z, obs_noise, free, self.rng)
+            return str(Placement.of([self.model.edges[free[int(np.argmax(sample))]]]))
+        everything = np.arange(len(self.model.edges))
+        for _ in range(20):
+            sample = self.model.draw(obs_idx, obs_z, obs_noise, everything, self.rng)
+            text = str(gga_pick(dict(zip(self.model.edges, sample)), self.space, k, self.params.gamma))
+            if text not in self.seen:
+                return text
+        for _ in range(1000):  # the draws keep landing on tried placements: any untried one
+            text = str(Placement.of([self.model.edges[i] for i in self.rng.choice(len(everything), k, replace=False)]))
+            if text not in self.seen:
+                return text
+        return None
+
+
+def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, measured=None) -> PriorGPSearcher:
+    """prior-gp for a search config: the shipped transfer prior (``transfer_prior.py``), the
+    config's gradient-rank scores (``scores()``: an edge -> rank mapping or a score frame) and,
+    for K > 1, the benchmark's measured single edges (``measured()``) as GGA warm starts."""
+    from placement_search.search.transfer_prior import PRIOR
+
+    seeds = cfg.search.seeds or [cfg.training.seed]
+    k_range = cfg.space.k_range
+    features = EdgeFeatures.build(space, scores(), ("rank",))
+    transfer = PRIOR.predict(list(space.edges), space.num_points)
+    warm_count = 0
+    measured_map = None
+    if k_range[1] > 1:
+        warm_count = min(num_samples, cfg.search.warm_starts or max(2, num_samples // 4))
+        measured_map = measured() if callable(measured) else measured
+    searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, DEFAULT_PARAMS, measured_map,
+                               cfg.search.gga_gammas, warm_count)
+    searcher.uses_scores = True
+    return searcher
