@@ -44,7 +44,9 @@ class StoreCallback(tune.Callback):
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         if "step" in result and "val_accuracy" in result and "reused_from" not in result:
-            self._curves[trial.trial_id][int(result["step"])] = {f: result.get(f) for f in _POINT_FIELDS}
+            # merge: the final report repeats the last evaluation's step without its epoch and lr
+            point = self._curves[trial.trial_id].setdefault(int(result["step"]), {})
+            point.update({f: result[f] for f in _POINT_FIELDS if result.get(f) is not None})
 
     def _curve(self, trial, result: dict) -> list[dict]:
         """The trial's curve, in step order. A trial that resumed from a checkpoint after the driver

@@ -87,6 +87,12 @@ def _v1_to_v2(conn, postgres: bool) -> None:
             raise PlacementSearchError(f"migrating the store to schema version 2 broke {len(broken)} references; "
                                        "the store was left unchanged")
     _split_legacy_local_keys(conn)
+    # version 1's Tune callback let the final report blank the last curve point's epoch: the
+    # epoch is proportional to the step within a trial, so it comes back from the point before
+    conn.exec_driver_sql(
+        "UPDATE curves SET epoch = step * (SELECT p.epoch * 1.0 / p.step FROM curves p WHERE p.trial_id = curves.trial_id "
+        "AND p.step < curves.step AND p.epoch IS NOT NULL AND p.step > 0 ORDER BY p.step DESC LIMIT 1) "
+        "WHERE epoch IS NULL")
     # what a version-1 trial cost: the epoch of its last curve point
     conn.exec_driver_sql("UPDATE trials SET epochs = (SELECT MAX(c.epoch) FROM curves c WHERE c.trial_id = trials.id)")
     conn.execute(Meta.__table__.update().where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,7 +94,7 @@ def sizes(data: TaskData) -> dict:
 
 
 def test_builtin_names():
-    assert set(BUILTIN_TASKS) == {"trec6", "fashion-mnist", "tiny-text", "tiny-image"}
+    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
     assert {t.modality for t in BUILTIN_TASKS.values()} == {"text", "image"}
 
 
@@ -346,12 +347,14 @@ def test_fingerprint_tracks_the_recipe(text_bb):
 
 def test_fingerprint_is_stable_across_processes():
     code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
         "from placement_search.config import TaskConfig\n"
         "from placement_search.data import load_task\n"
-        "import tests.test_data as t\n"
+        "import test_data as t\n"
         "print(load_task(TaskConfig(name='tiny-image', split_seed=5), t.FakeImage(28)).fingerprint)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)], capture_output=True, text=True,
+                         check=True)
     here = load_task(TaskConfig(name="tiny-image", split_seed=5), FakeImage(28)).fingerprint
     assert out.stdout.strip() == here
 
@@ -452,3 +455,20 @@ def test_length_groups_split_mixed_lengths_only():
     assert len(same.length_groups(torch.arange(8))) == 1
     pixels = Split({"pixel_values": torch.zeros(8, 3, 4, 4)}, torch.zeros(8, dtype=torch.long))
     assert len(pixels.length_groups(torch.arange(8))) == 1
+
+
+def test_trec_fine_and_digits_builtins():
+    """The second offline task of each backbone family: another labelling of TREC's questions and
+    another image source than Fashion-MNIST, every class in every split."""
+    from placement_search.data.builtins import TREC_FINE_MIN_QUESTIONS, load_digits, load_trec6, load_trec_fine
+
+    fine, info = load_trec_fine()
+    labels = fine["train"].features["label"].names
+    assert len(labels) == info["classes"] == 42 and all(":" in name for name in labels)
+    assert set(fine["train"]["text"]) <= set(load_trec6()[0]["train"]["text"])
+    counts = np.bincount(fine["train"]["label"], minlength=len(labels))
+    assert counts.min() >= TREC_FINE_MIN_QUESTIONS and len(info["dropped_classes"]) == 8
+    digits, _ = load_digits()
+    images = np.asarray(digits["train"]["image"])
+    assert images.shape == (1797, 28, 28) and images.min() == 0 and images.max() == 255
+    assert np.bincount(digits["train"]["label"]).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]

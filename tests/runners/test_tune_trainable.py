@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import torch
 
@@ -91,7 +92,7 @@ def test_store_curve_of_a_trial_resumed_after_a_driver_restart(tmp_path):
             "resumed_from_step": STEPS_PER_EPOCH, "done": True}
     save_train_state(final, {}, tmp_path)
     checkpoint = tune.Checkpoint.from_directory(str(tmp_path))
-    trial = SimpleNamespace(trial_id="t1", last_result=last, checkpoint=checkpoint)
+    trial = SimpleNamespace(trial_id="t1", last_result=last, checkpoint=checkpoint, config={"placement": "1->2", "seed": 0})
     callback.on_trial_result(0, [], trial, last)
     callback.on_trial_complete(0, [], trial)
     curve = store.curves_frame("s")
@@ -154,3 +155,32 @@ def test_a_crashed_trial_is_retried_from_its_checkpoint(ray_with_a_crash, tmp_pa
     curve = curve[curve["trial_id"] == row["trial_id"]]
     assert list(curve["step"]) == [p.step for p in reference.curve]  # six epochs, none twice
     assert list(curve["val_accuracy"]) == pytest.approx([p.val_accuracy for p in reference.curve], rel=1e-6)
+
+
+def test_callback_records_stopped_trials_and_keeps_the_last_points_epoch(tmp_path):
+    """A trial ASHA stopped never made its final report: 'stopped', the epochs it ran, no test
+    accuracy. A finished trial's final report repeats the last step without epoch or lr: merged."""
+    from placement_search.runners.tune_callback import StoreCallback
+
+    store = open_store(str(tmp_path / "store.sqlite"))
+    store.ensure_benchmark("k", {})
+    store.create_search("s", "k", "random", 2, {}, {})
+    callback = StoreCallback(store.url, "s", EdgeSpace(5, ("parallel",)), 0)
+    points = [{"step": 14 * e, "epoch": float(e), "val_accuracy": 0.5 + e / 10, "val_loss": 1.0, "train_loss": 1.0,
+               "lr": 1e-3} for e in (1, 2)]
+    stopped = SimpleNamespace(trial_id="t-stop", last_result=points[0], checkpoint=None,
+                              config={"placement": "0->1", "seed": 0})
+    callback.on_trial_result(0, [], stopped, points[0])
+    callback.on_trial_complete(0, [], stopped)
+    final = {**points[1], "epoch": None, "lr": None, "test_accuracy": 0.6, "done": True}
+    done = SimpleNamespace(trial_id="t-done", last_result=final, checkpoint=None, config={"placement": "1->2", "seed": 0})
+    for result in (points[0], points[1], final):
+        callback.on_trial_result(0, [], done, result)
+    callback.on_trial_complete(0, [], done)
+    trials = store.trials_frame("s").set_index("trial_key")
+    assert trials.loc["t-stop", "status"] == "stopped" and trials.loc["t-stop", "epochs"] == 1.0
+    assert pd.isna(trials.loc["t-stop", "test_accuracy"])
+    assert trials.loc["t-done", "status"] == "completed" and trials.loc["t-done", "epochs"] == 2.0
+    curve = store.curves_frame("s")
+    assert list(curve.loc[curve["trial_key"] == "t-done", "epoch"]) == [1.0, 2.0]
+    assert list(curve.loc[curve["trial_key"] == "t-done", "lr"]) == [1e-3, 1e-3]

@@ -18,6 +18,16 @@ V1 = Path(__file__).resolve().parent / "data"
 COMMITTED = sorted(V1.glob("v1_*.sqlite")) + sorted((V1.parents[2] / "analysis" / "results").glob("*.sqlite"))
 
 
+def _snapshot(source: Path, target: Path) -> None:
+    """A consistent copy of a store that may be in use (its WAL included): SQLite's backup API."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 def _counts(path: Path) -> dict[str, int]:
     con = sqlite3.connect(path)
     try:
@@ -38,7 +48,7 @@ def _version(path: Path) -> str:
 @pytest.mark.parametrize("store_file", COMMITTED, ids=[f"{p.parent.name}/{p.stem}" for p in COMMITTED])
 def test_committed_stores_migrate_with_nothing_lost(tmp_path, store_file):
     copy = tmp_path / store_file.name
-    shutil.copy(store_file, copy)
+    _snapshot(store_file, copy)
     old_version, before = _version(copy), _counts(copy)
     with open_store(str(copy), must_exist=True) as store:
         trials = store.trials_frame()
@@ -53,6 +63,9 @@ def test_committed_stores_migrate_with_nothing_lost(tmp_path, store_file):
         assert old_version == "1"
     done = trials[trials["status"] == "completed"]
     assert done["epochs"].notna().all()  # what each trial cost, from its curve
+    con = sqlite3.connect(copy)
+    assert con.execute("select count(*) from curves where epoch is null").fetchone()[0] == 0
+    con.close()
     local = trials[trials["trial_key"].str.startswith("local:")]
     assert (local["device"].notna() & ~local["node"].str.contains(":", na=False)).all()
     with open_store(str(copy)) as again:  # opening a migrated store again changes nothing
