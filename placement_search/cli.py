@@ -283,9 +283,12 @@ def print_summary(summary, top: int = 15) -> None:
     line = f"best placement {summary.best_placement or 'empty'}  val acc {summary.best_val_accuracy:.4f}"
     if summary.test_at_best_val is not None:
         line += f"  test acc {summary.test_at_best_val:.4f}"
-    if summary.regret is not None:
-        line += f"  regret vs exhaustive optimum {summary.regret:+.4f}"
     print(line)
+    from placement_search.store.reference import standing_line
+
+    standing = standing_line(summary.standing)
+    if standing:
+        print(standing)
     print(f"search {summary.name} in {summary.store_url}")
 
 

@@ -115,7 +115,7 @@ def regret_curves(
         epochs = epochs_col.loc[t.index].to_numpy(float)
         costs = np.array([0.0 if st == "reused" else float(cost_of(p, e))
                           for p, e, st in zip(placements, epochs, statuses, strict=True)], dtype=float)
-        running = pd.Series(vals).cummax().to_numpy()  # NaN until the first usable trial
+        running = np.fmax.accumulate(vals)  # NaN until the first usable trial, then carried past unusable ones
         best_idx = pd.Series(np.where(np.isnan(vals), -np.inf, vals)).expanding().apply(np.argmax, raw=True)
         frames.append(pd.DataFrame({
             "searcher": searcher, "search": search, "seed": seed_of[search],

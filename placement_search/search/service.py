@@ -105,17 +105,20 @@ class SearchSummary:
     test_at_best_val: float | None
     regret: float | None
     store_url: str
+    #: the best trial against the ground truth of its benchmark key, in this store or a shipped one
+    #: (``store.reference``: regret, percentile among single edges, where the ground truth is from)
+    standing: dict | None = None
 
 
 def summarize(store: ResultsStore, name: str) -> SearchSummary:
-    """Best trial (``store.best_trial``'s rule), and regret against the stored ground truth."""
-    record = store.get_search(name)
+    """Best trial (``store.best_trial``'s rule), and where it stands against the ground truth of
+    its benchmark key: the store's own, else one that ships with placement-search."""
+    from placement_search.store.reference import search_standing
+
     trials = store.trials_frame(name)
     best = best_trial(trials)
-    regret = None
-    if best is not None and store.has_ground_truth(record.benchmark_key):
-        gt = store.ground_truth(record.benchmark_key)
-        regret = float(gt["val_accuracy_mean"].max() - best["val_accuracy"])
+    standing = search_standing(store, name)
+    regret = None if standing is None else float(standing["regret"])
     return SearchSummary(
         name=name,
         trials=trials,
@@ -124,6 +127,7 @@ def summarize(store: ResultsStore, name: str) -> SearchSummary:
         test_at_best_val=None if best is None or pd.isna(best["test_accuracy"]) else float(best["test_accuracy"]),
         regret=regret,
         store_url=store.url,
+        standing=standing,
     )
 
 

@@ -70,6 +70,7 @@ def test_compute_and_found(curves):
     assert np.isnan(c.loc[("s2", 2), "value"]) and c.loc[("s2", 3), "value"] == pytest.approx(0.8)
     assert c.loc[("s1", 3), "regret"] == pytest.approx(0.0)
     assert np.isnan(c.loc[("s2", 1), "regret"])                      # nothing found yet
+    assert c.loc[("s1", 2), "regret"] == pytest.approx(0.2)          # a stopped trial keeps the best so far
     assert c.loc["s3", "cost"].tolist() == [3.0, 0.0, 3.0]
 
 

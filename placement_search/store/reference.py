@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from placement_search.errors import PlacementSearchError
 from placement_search.store import GROUND_TRUTH_SEARCHER, ResultsStore, best_trial, open_store
 
-_PACKAGE = Path(__file__).resolve().parents[1]
+_PACKAGE = Path(__file__).resolve().parents[1]  # placement_search/
 #: folders whose ``*.sqlite`` files are shipped ground truths, in order of preference
 SHIPPED_DIRS = (_PACKAGE / "ground_truths", _PACKAGE.parent / "analysis" / "results")
 
