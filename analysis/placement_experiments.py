@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = load_config(args.config, [*args.overrides, f"training.device={args.device}"])
     store = open_store(args.store)
-    from placement_search.loading import cached_backbone
+    from placement_search.experiment import cached_backbone
 
     n_points = cached_backbone(cfg.backbone).num_points
     all_plans = plans(cfg, n_points, stored_or_computed_scores(cfg, store))

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from placement_search.config import load_config  # noqa: E402
 from placement_search.errors import PlacementSearchError  # noqa: E402
-from placement_search.loading import edge_space  # noqa: E402
+from placement_search.experiment import edge_space  # noqa: E402
 from placement_search.placement.edges import Placement  # noqa: E402
 from placement_search.runners.base import RunnerOptions  # noqa: E402
 from placement_search.runners.local_pool import LocalPoolRunner  # noqa: E402
