@@ -133,6 +133,9 @@ def _parser() -> argparse.ArgumentParser:
                         "process pool on this machine (e.g. several workers sharing one GPU)")
     p.add_argument("--workers", type=int, default=1, help="with --runner local: trials trained at once")
     p.add_argument("--threads", type=int, default=1, help="with --runner local: torch threads per worker")
+    p.add_argument("--dashboard", action="store_true",
+                   help="serve Ray's dashboard for the embedded Ray instance on 127.0.0.1 (prints its URL; log in "
+                        "with the token `ray get-auth-token` prints)")
 
     p = sub.add_parser("resume", help="finish a search whose driver stopped")
     p.add_argument("name")
@@ -312,7 +315,8 @@ def cmd_run(cfg, args) -> None:
         opts = RunOptions(searcher=args.searcher, num_samples=args.num_samples, name=name, store=args.store,
                           address=args.address, replay=args.replay, train_missing=args.train_missing,
                           seed=base_seed + offset, max_concurrent=args.max_concurrent, runner=args.runner,
-                          workers=args.workers, threads=args.threads, verbose=0 if args.replay_seeds > 1 else 1)
+                          workers=args.workers, threads=args.threads, verbose=0 if args.replay_seeds > 1 else 1,
+                          dashboard=args.dashboard)
         summary = run_search(cfg, opts)
         if args.replay_seeds == 1:
             print_summary(summary)

@@ -41,7 +41,8 @@ class RunnerOptions:
     worker (with the backbone loaded) for the next trial (tune; only benchmarks/service_overhead.py
     turns it off). workers / threads: processes and torch threads per process (local).
     time_limit_s: stop submitting new trials after this long (local). train_missing: train what the
-    ground truth lacks instead of failing (replay).
+    ground truth lacks instead of failing (replay). dashboard: Ray's dashboard for the embedded
+    instance (tune; off by default: it adds processes a 2-CPU machine feels).
     """
 
     address: str | None = None
@@ -51,6 +52,8 @@ class RunnerOptions:
     threads: int = 1
     time_limit_s: float | None = None
     train_missing: bool = False
+    #: serve Ray's dashboard on 127.0.0.1 for the embedded instance (tune)
+    dashboard: bool = False
 
 
 class Runner(Protocol):

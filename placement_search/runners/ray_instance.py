@@ -13,7 +13,7 @@ from placement_search.store.engine import STORE_URL_ENV
 from placement_search.runners.ray_watchdog import start_time
 
 
-def init_ray(address: str | None, cpus: int | None = None) -> None:
+def init_ray(address: str | None, cpus: int | None = None, dashboard: bool = False) -> None:
     """Connect to ``address``, or start an embedded single-machine Ray instance on loopback.
 
     Ray resolves 127.0.0.1 to the machine's interface address unless told the instance is a
@@ -43,8 +43,12 @@ def init_ray(address: str | None, cpus: int | None = None) -> None:
 
     ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false", "False")
     private_token_file()
-    ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=runtime_env, _node_ip_address="127.0.0.1",
-             logging_level="WARNING")
+    context = ray.init(num_cpus=cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1",
+                       runtime_env=runtime_env, _node_ip_address="127.0.0.1", logging_level="WARNING")
+    if dashboard and getattr(context, "dashboard_url", None):
+        # never the token itself: it is a password
+        print(f"Ray dashboard: http://{context.dashboard_url} (log in with the token `.venv/bin/ray "
+              "get-auth-token` prints)", flush=True)
     private_token_file()  # Ray writes a token it generates with the process umask (0644)
     _start_watchdog()
 

@@ -79,7 +79,7 @@ class TuneRunner:
 
         # the classic reporter prints one compact table of placements; the new engine ignores it
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-        init_ray(self.options.address)
+        init_ray(self.options.address, dashboard=self.options.dashboard)
         experiment = self.experiment or job.name
         tuner = tune.Tuner(
             trainable(job.cfg),
@@ -103,7 +103,7 @@ def restore(job: SearchJob, path: str, options: RunnerOptions) -> bool:
     if not path or not tune.Tuner.can_restore(path):
         return False
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    init_ray(options.address)
+    init_ray(options.address, dashboard=options.dashboard)
     tuner = tune.Tuner.restore(path, trainable=trainable(job.cfg), resume_unfinished=True,
                                resume_errored=False, restart_errored=False)
     tuner.fit()

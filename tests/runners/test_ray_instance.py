@@ -195,3 +195,40 @@ def test_the_auth_token_file_is_private(tmp_path, monkeypatch):
     assert token_file() == token
     private_token_file()
     assert token.stat().st_mode & 0o777 == 0o600
+
+
+def test_dashboard_on_loopback_prints_how_to_log_in_never_the_token(tmp_path):
+    import re
+    import urllib.error
+    import urllib.request
+
+    code = ("import sys, time; from placement_search.runners.ray_instance import init_ray\n"
+            "init_ray(None, cpus=1, dashboard=True); print('READY', flush=True); time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("READY"):
+                break
+        out = "".join(lines)
+        found = re.search(r"Ray dashboard: http://(127\.0\.0\.1:\d+) \(log in with the token .*get-auth-token", out)
+        assert found, out[-2000:]
+        token = token_path_text()
+        assert token is None or token not in out
+        try:
+            status = urllib.request.urlopen(f"http://{found[1]}/", timeout=10).status
+        except urllib.error.HTTPError as err:  # token auth answers 401 without the token
+            status = err.code
+        assert status in (200, 401, 403)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def token_path_text() -> str | None:
+    from placement_search.runners.ray_instance import token_file
+
+    path = token_file()
+    return path.read_text().strip() if path.is_file() else None
