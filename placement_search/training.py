@@ -169,6 +169,13 @@ def _check_finite(loss: float, step: int, placement: Placement) -> None:
         raise TrainingDiverged(f"loss became {loss} at step {step} for placement {placement or 'empty'}")
 
 
+def schedule_length(tc, n_train: int) -> tuple[int, int]:
+    """(optimizer steps per epoch, total steps) of the recipe ``tc`` on ``n_train`` examples; the
+    last validation happens at the total (the Tune trainable merges it into its final report)."""
+    steps_per_epoch = math.ceil(n_train / tc.batch_size)
+    return steps_per_epoch, tc.max_steps or max(1, math.ceil(tc.epochs * steps_per_epoch))
+
+
 def train_placement(
     cfg: Config,
     placement: Placement,
@@ -195,8 +202,7 @@ def train_placement(
     if adapter_params:
         groups.append({"params": adapter_params, "lr": tc.lr})
     optimizer = torch.optim.AdamW(groups, weight_decay=tc.weight_decay, fused=device.type == "cuda")
-    steps_per_epoch = math.ceil(len(task.train) / tc.batch_size)
-    total = tc.max_steps or max(1, math.ceil(tc.epochs * steps_per_epoch))
+    steps_per_epoch, total = schedule_length(tc, len(task.train))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(tc, total))
     eval_every = tc.eval_every or steps_per_epoch
     gen = torch.Generator().manual_seed(tc.seed)

@@ -37,8 +37,11 @@ def scheduler(cfg: Config):
         return None
     from ray.tune.schedulers import ASHAScheduler
 
+    # rungs in epochs, as replay simulates them; the last evaluation arrives with the final report
+    # (tune_trainable.py), so a trial reaching max_t is finished, not stopped before its test
+    by_epoch = {"time_attr": "epoch", "max_t": cfg.training.epochs} if cfg.training.max_steps is None else {}
     return ASHAScheduler(metric=METRIC, mode=MODE, grace_period=cfg.search.asha_grace_period,
-                         reduction_factor=cfg.search.asha_reduction_factor)
+                         reduction_factor=cfg.search.asha_reduction_factor, **by_epoch)
 
 
 def run_config(job: SearchJob, experiment: str, verbose: int):

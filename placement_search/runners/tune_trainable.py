@@ -26,7 +26,7 @@ from placement_search.config import config_from_dict
 from placement_search.experiment import edge_space, load_experiment
 from placement_search.runners.outcome import where_trained
 from placement_search.search.encoding import decode_placement
-from placement_search.training import EvalPoint, TrainState, resolve_device, train_placement
+from placement_search.training import EvalPoint, TrainState, resolve_device, schedule_length, train_placement
 
 #: test hook: placements (canonical text, ';'-separated) whose training is made to diverge
 INJECT_NAN_ENV = "PLACEMENT_SEARCH_INJECT_NAN"
@@ -102,12 +102,20 @@ def run_trial(config: dict, cfg_dict: dict) -> None:
     if resume is not None:
         common["resumed_from_step"] = resume.step
     latest = [resume]  # the state of the last evaluation, which the final report checkpoints again
+    last_step = schedule_length(cfg.training, len(task.train))[1]
+    final_point: list[EvalPoint] = []
 
     def report(point: EvalPoint, model, state) -> None:
         latest[0] = state()
+        if point.step >= last_step:
+            # the last evaluation goes out with the test metrics in the final report: a scheduler
+            # deciding on it then sees a finished trial, never one it could stop before its test
+            final_point.append(point)
+            return
         _report({**vars(point), **common}, latest[0], meta)
         if _crash_injected(text, point.step):
             raise RuntimeError(f"injected crash after step {point.step} ({INJECT_CRASH_ENV})")
 
     result, _ = train_placement(cfg, placement, backbone, task, on_eval=report, resume=resume)
-    _report({**result.metrics(), **common, "step": result.steps, "done": True}, latest[0], meta)
+    last = vars(final_point[-1]) if final_point else {}
+    _report({**last, **result.metrics(), **common, "step": result.steps, "done": True}, latest[0], meta)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pickle
 import random
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ray.tune.search import Searcher
 

@@ -39,13 +39,13 @@ Hyper-parameters (``PriorGPParams``) were chosen by leaving one ground truth out
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from placement_search.placement.edges import Edge, EdgeSpace, Placement
-from placement_search.search.features import EdgeFeatures, TransferPrior, normal_scores
+from placement_search.search.features import EdgeFeatures, normal_scores
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,11 @@ class PriorGPParams:
     noise_var: float = 1.0        # observation noise (training noise and model misfit)
     gamma: float = 0.6            # GGA distance discount for K > 1 picks
 
-    def replace(self, **changes) -> "PriorGPParams":
+    def replace(self, **changes) -> PriorGPParams:
         return replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, float]) -> "PriorGPParams":
+    def from_dict(cls, raw: Mapping[str, float]) -> PriorGPParams:
         names = {f.name for f in fields(cls)}
         return cls(**{k: float(v) for k, v in raw.items() if k in names})
 
@@ -200,13 +200,14 @@ def gga_pick(utility: Mapping[Edge, float], space: EdgeSpace, k: int, gamma: flo
     from placement_search.placement.selection import gga
 
     values = np.asarray([utility[e] for e in space.edges], float)
-    positive = {e: float(v - values.min() + 1e-6) for e, v in zip(space.edges, values)}
+    positive = {e: float(v - values.min() + 1e-6) for e, v in zip(space.edges, values, strict=True)}
     return gga(positive, space, k, gamma)
 
 
 def _searcher_base():
-    from placement_search.search.searchers import METRIC, MODE, _PickledState
     from ray.tune.search import Searcher
+
+    from placement_search.search.searchers import METRIC, MODE, _PickledState
 
     return _PickledState, Searcher, METRIC, MODE
 
@@ -223,7 +224,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
     def __init__(self, space: EdgeSpace, k_range: tuple[int, int], seed: int, training_seed: int,
                  features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams = DEFAULT_PARAMS,
                  measured: Mapping[Edge, float] | None = None, warm_gammas: Sequence[float] = (0.6, 0.0, 0.3, 0.9),
-                 warm_count: int = 0, model: "EdgeModel | None" = None):
+                 warm_count: int = 0, model: EdgeModel | None = None):
         super().__init__(metric=_METRIC, mode=_MODE)
         if tuple(features.edges) != tuple(space.edges):
             raise ValueError("features must cover exactly the space's edges, in its order")
@@ -247,7 +248,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
             from placement_search.search.searchers import gga_warm_starts
 
             mean = self.model.posterior_mean(*self._observed())
-            positive = {e: float(v - mean.min() + 1e-6) for e, v in zip(self.model.edges, mean)}
+            positive = {e: float(v - mean.min() + 1e-6) for e, v in zip(self.model.edges, mean, strict=True)}
             lo = max(self.k_range[0], 2)
             starts = gga_warm_starts(positive, space, (lo, self.k_range[1]), list(warm_gammas), warm_count)
             self.warm = [str(p) for p in starts]
@@ -304,7 +305,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
             noise += [self.params.noise_var] * len(self.singles)
         if self.observations:
             z = normal_scores([y for _, y in self.observations])
-            for (edges, _), value in zip(self.observations, z):
+            for (edges, _), value in zip(self.observations, z, strict=True):
                 for i in edges:
                     idx.append(i)
                     zs.append(float(value))
@@ -324,7 +325,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
         everything = np.arange(len(self.model.edges))
         for _ in range(20):
             sample = self.model.draw(obs_idx, obs_z, obs_noise, everything, self.rng)
-            text = str(gga_pick(dict(zip(self.model.edges, sample)), self.space, k, self.params.gamma))
+            text = str(gga_pick(dict(zip(self.model.edges, sample, strict=True)), self.space, k, self.params.gamma))
             if text not in self.seen:
                 return text
         for _ in range(1000):  # the draws keep landing on tried placements: any untried one

@@ -134,8 +134,10 @@ def test_a_crashed_trial_is_retried_from_its_checkpoint(ray_with_a_crash, tmp_pa
     first = [r for r in crashed if "resumed_from_step" not in r]
     retry = [r for r in crashed if "resumed_from_step" in r]
     assert [r["step"] for r in first] in ([], [STEPS_PER_EPOCH, CRASH_STEP])
+    # evaluations at epochs 3..6; the last one arrives as the final report, with the test metrics
     assert [r["step"] for r in retry] == list(range(CRASH_STEP + STEPS_PER_EPOCH, 7 * STEPS_PER_EPOCH,
-                                                    STEPS_PER_EPOCH)) + [84]
+                                                    STEPS_PER_EPOCH))
+    assert "test_accuracy" in retry[-1] and retry[-1]["epoch"] == 6.0 and "test_accuracy" not in retry[-2]
     assert all(r["resumed_from_step"] == CRASH_STEP for r in retry)
     assert crashed == first + retry
     assert not any("resumed_from_step" in r for r in reports if r["placement"] != CRASH_PLACEMENT)

@@ -11,12 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("sklearn")
-
-from placement_search.placement.edges import Edge, EdgeSpace  # noqa: E402
-from placement_search.search.features import (  # noqa: E402
-    STRUCTURE_COLUMNS, EdgeFeatures, TransferPrior, normal_scores, score_columns,
-    score_table_frame, standardized_scores, structure_matrix,
+from placement_search.placement.edges import Edge, EdgeSpace
+from placement_search.search.features import (
+    STRUCTURE_COLUMNS,
+    EdgeFeatures,
+    TransferPrior,
+    normal_scores,
+    score_columns,
+    score_table_frame,
+    standardized_scores,
+    structure_matrix,
 )
 
 

@@ -17,15 +17,13 @@ import numpy as np
 import pytest
 from ray.tune.search import Searcher
 
-pytest.importorskip("sklearn")
-
-from placement_search.config import Config  # noqa: E402
-from placement_search.placement.edges import Edge, EdgeSpace, Placement  # noqa: E402
-from placement_search.search.dedup import DeduplicatingSearcher  # noqa: E402
-from placement_search.search.encoding import decode_placement  # noqa: E402
-from placement_search.search.features import EdgeFeatures  # noqa: E402
-from placement_search.search.searchers import make_searcher, parse_searcher  # noqa: E402
-from placement_search.search.surrogate import DEFAULT_PARAMS, PriorGPSearcher  # noqa: E402
+from placement_search.config import Config
+from placement_search.placement.edges import Edge, EdgeSpace, Placement
+from placement_search.search.dedup import DeduplicatingSearcher
+from placement_search.search.encoding import decode_placement
+from placement_search.search.features import EdgeFeatures
+from placement_search.search.searchers import make_searcher, parse_searcher
+from placement_search.search.surrogate import DEFAULT_PARAMS, PriorGPSearcher
 
 SPACES = [
     ("all-n3", EdgeSpace(3)),
