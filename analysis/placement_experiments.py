@@ -27,9 +27,9 @@ from placement_search.config import load_config  # noqa: E402
 from placement_search.errors import PlacementSearchError  # noqa: E402
 from placement_search.placement.edges import EdgeSpace, Placement  # noqa: E402
 from placement_search.placement.selection import gga, parallel_all, random_k, sequential_all  # noqa: E402
-from placement_search.scoring import stored_or_computed_scores  # noqa: E402
 from placement_search.runners.base import RunnerOptions  # noqa: E402
 from placement_search.runners.local_pool import LocalPoolRunner  # noqa: E402
+from placement_search.scoring import stored_or_computed_scores  # noqa: E402
 from placement_search.search.service import finish_search, planned_search  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
 

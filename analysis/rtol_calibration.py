@@ -23,8 +23,8 @@ from placement_search.analysis.plots import plot_calibration  # noqa: E402
 from placement_search.config import ScoringConfig, load_config  # noqa: E402
 from placement_search.experiment import load_experiment  # noqa: E402
 from placement_search.scoring import EdgeScores, score_edges  # noqa: E402
-from placement_search.store.keys import benchmark_key, score_description, score_key  # noqa: E402
 from placement_search.store import open_store  # noqa: E402
+from placement_search.store.keys import benchmark_key, score_description, score_key  # noqa: E402
 
 POOLINGS = ("tokens", "mean")
 SEEDS = (0, 1, 2)

@@ -86,7 +86,7 @@ class PeakRSS:
             self.samples.append((time.time(), _rss()))
             self._stop.wait(self.interval_s)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.hwm_reset = False
         try:
             Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS

@@ -12,9 +12,9 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Callable, Sequence
 
 import torch
 from torch import nn

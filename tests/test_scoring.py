@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from conftest import make_inputs
+
 from placement_search.config import ScoringConfig
 from placement_search.data.task_data import Split
 from placement_search.placement.edges import EdgeSpace

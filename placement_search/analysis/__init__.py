@@ -5,7 +5,6 @@ store), so the same code serves the ``analyze`` command, notebooks and tests.
 """
 
 from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
-from placement_search.analysis.results import Results, load_results, matching_score_keys
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
@@ -16,6 +15,7 @@ from placement_search.analysis.regret import (
     trials_to_top_fraction,
 )
 from placement_search.analysis.report import write_report
+from placement_search.analysis.results import Results, load_results, matching_score_keys
 
 __all__ = [
     "Results",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from placement_search.analysis.correlation import cross_task_correlation, join_scores, rank_accuracy_correlation
-from placement_search.analysis.results import Results, load_results, matching_score_keys
 from placement_search.analysis.experiments import multi_adapter_table, seed_noise
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
@@ -33,6 +32,7 @@ from placement_search.analysis.regret import (
     top_fraction_threshold,
     trials_to_top_fraction,
 )
+from placement_search.analysis.results import Results, load_results, matching_score_keys
 from placement_search.errors import PlacementSearchError
 from placement_search.search.cost import scoring_cost, table_for_description, trial_cost_function, uses_scores
 
@@ -326,7 +326,7 @@ def write_report(
     except OSError as exc:
         raise PlacementSearchError(f"cannot create report folder {out}: {exc.strerror}; choose another --out") from None
     page = _Page(out)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page.heading(1, "placement-search report")
     page.para(f"Store {results.store_url} · generated {stamp} · {len(results.searches)} searches, "
               f"{len(results.trials)} trials, {len(results.score_sets)} score tables.", "muted")

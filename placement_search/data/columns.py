@@ -125,7 +125,7 @@ def encode_labels(
     if all(isinstance(f, ClassLabel) for f in features):
         names = list(features[0].names)
         ids = {s: pc.fill_null(col, UNLABELED).to_numpy(zero_copy_only=False).astype(np.int64) for s, (col, _) in splits.items()}
-        for s, values in ids.items():
+        for values in ids.values():
             values[(values < 0) | (values >= len(names))] = UNLABELED
         return names, ids
     raw = {s: _plain_values(task, column, col) for s, (col, _) in splits.items()}

@@ -28,8 +28,8 @@ from placement_search.data import prepare
 from placement_search.data.arrow import dataset_table, fixed_array_numpy
 from placement_search.data.columns import Columns, detect_modality, encode_labels, resolve_columns
 from placement_search.data.sources import Source, builtin_modality, load_source
-from placement_search.data.task_data import Split, TaskData
 from placement_search.data.split_plan import ROLES, plan_splits
+from placement_search.data.task_data import Split, TaskData
 from placement_search.errors import PlacementSearchError
 
 #: bump when the preparation changes in a way the recipe does not show

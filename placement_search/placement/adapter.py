@@ -32,7 +32,7 @@ class Adapter(nn.Module):
         nn.init.zeros_(self.up.bias)
 
     @classmethod
-    def from_config(cls, dim: int, cfg: AdapterConfig) -> "Adapter":
+    def from_config(cls, dim: int, cfg: AdapterConfig) -> Adapter:
         return cls(dim, rank=cfg.rank, activation=cfg.activation, scale=cfg.scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

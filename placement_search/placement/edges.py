@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Iterator
 
 from placement_search.config import EDGE_TYPES
 from placement_search.errors import PlacementSearchError
@@ -38,7 +38,7 @@ class Edge:
         return f"{self.source}->{self.destination}"
 
     @classmethod
-    def parse(cls, text: str) -> "Edge":
+    def parse(cls, text: str) -> Edge:
         match = _EDGE_RE.match(text)
         if not match:
             raise PlacementSearchError(f"malformed edge {text.strip()!r}; write SOURCE->DESTINATION, e.g. 0->3")
@@ -69,11 +69,11 @@ class Placement:
         object.__setattr__(self, "edges", ordered)
 
     @classmethod
-    def of(cls, edges: Iterable[Edge | tuple[int, int]]) -> "Placement":
+    def of(cls, edges: Iterable[Edge | tuple[int, int]]) -> Placement:
         return cls(tuple(e if isinstance(e, Edge) else Edge(*e) for e in edges))
 
     @classmethod
-    def parse(cls, text: str) -> "Placement":
+    def parse(cls, text: str) -> Placement:
         """Parse ``0->3,5->5``; the empty string (or ``empty``) is the linear probe."""
         text = text.strip()
         if text in ("", "empty"):

@@ -16,7 +16,7 @@ are identical in both passes, so pass 2 reuses them. Loss and predictions come f
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn

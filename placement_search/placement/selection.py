@@ -17,7 +17,7 @@ Names that need scores (top-k, gga) take them from a callable so scoring runs on
 from __future__ import annotations
 
 import random
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from placement_search.errors import PlacementSearchError
 from placement_search.placement.edges import Edge, EdgeSpace, Placement

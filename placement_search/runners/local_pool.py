@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from placement_search.runners.base import RunnerOptions, SearchJob, disk_config
 from placement_search.runners.outcome import TrialIdentity, identify, trial_record
 
+
 def _init_worker(threads: int) -> None:
     import torch
 
@@ -31,8 +32,8 @@ def _train_one(cfg_dict: dict, config: dict) -> dict:
     from placement_search.config import config_from_dict
     from placement_search.experiment import edge_space, load_experiment
     from placement_search.runners.outcome import where_trained
-    from placement_search.store import error_line
     from placement_search.search.encoding import decode_placement
+    from placement_search.store import error_line
     from placement_search.training import resolve_device, train_placement
 
     cfg = config_from_dict(cfg_dict)

@@ -9,8 +9,9 @@ fields in the same form (statuses, one-line errors, node and device, curves) for
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from placement_search.placement.edges import EdgeSpace
 from placement_search.search.encoding import decode_placement

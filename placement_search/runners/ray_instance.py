@@ -9,8 +9,8 @@ import threading
 from pathlib import Path
 
 from placement_search.errors import PlacementSearchError
-from placement_search.store.engine import STORE_URL_ENV
 from placement_search.runners.ray_watchdog import start_time
+from placement_search.store.engine import STORE_URL_ENV
 
 
 def init_ray(address: str | None, cpus: int | None = None, dashboard: bool = False) -> None:

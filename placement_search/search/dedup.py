@@ -36,8 +36,6 @@ from placement_search.placement.edges import EdgeSpace
 from placement_search.search.encoding import decode_placement
 from placement_search.store import METRICS
 
-
-
 #: after this many failed trials and no successful one, the search stops suggesting (the service
 #: then marks it failed with the most common error)
 FAIL_FAST = 3

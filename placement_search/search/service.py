@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -67,7 +67,7 @@ def fold_options(cfg: Config, opts: RunOptions) -> tuple[Config, str, RunnerOpti
 
 
 def _default_name(cfg: Config, searcher: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")[:-3]
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{cfg.name}-{searcher}-{stamp}")[-NAME_LIMIT:].lstrip("-_.")
 
 
@@ -294,7 +294,7 @@ def resume_search(name: str, store_url: str | None = None, address: str | None =
         seed = record.options.get("seed", cfg.search.seed)
         searcher, space, n_trials = build_searcher(cfg, store, name, record.searcher, record.num_samples, seed)
         searcher.reconcile_with_store()
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         make_runner(runner, options, experiment=f"{name}-resumed-{stamp}").run(
             SearchJob(cfg, store, name, searcher, n_trials, space))
 

@@ -27,8 +27,8 @@ import pandas as pd
 
 from placement_search.analysis.maps import single_edge_heatmap
 from placement_search.placement.edges import Edge, Placement, edge_type
-from placement_search.store.reference import Reference, ReferenceFinder
 from placement_search.store import SCORED_STATUSES, ResultsStore, best_per_search, best_trial
+from placement_search.store.reference import Reference, ReferenceFinder
 
 #: how long a search page reuses the ground truth it compared the search with
 REFERENCE_TTL_S = 10.0

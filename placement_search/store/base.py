@@ -7,8 +7,8 @@ defined here, so each can be read on its own.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql as pg_dialect

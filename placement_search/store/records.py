@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -59,7 +60,7 @@ class SearchRecord:
     experiment_path: str | None
 
     @classmethod
-    def of(cls, row: Any) -> "SearchRecord":
+    def of(cls, row: Any) -> SearchRecord:
         return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
 
 

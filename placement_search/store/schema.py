@@ -9,7 +9,7 @@ stored as NULL too, so both back-ends read back the same values.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -53,7 +53,7 @@ SCORE_FIELDS = ("rank", "sigma_max", "stable_rank", "effective_rank", "nuclear_n
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -105,7 +105,7 @@ class Search(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
     experiment_path: Mapped[str | None] = mapped_column(Text)
 
-    trials: Mapped[list["Trial"]] = relationship(back_populates="search", passive_deletes=True)
+    trials: Mapped[list[Trial]] = relationship(back_populates="search", passive_deletes=True)
 
 
 class Trial(Base):

@@ -7,7 +7,8 @@ up) to the full recipe, ties to the earliest; failed and early-stopped trials ne
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import select, update

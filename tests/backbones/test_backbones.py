@@ -12,9 +12,9 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
+from conftest import make_inputs
 from torch import nn
 
-from conftest import make_inputs
 from placement_search.backbones import (
     HFBertBackbone,
     HFDinov2Backbone,

@@ -226,7 +226,7 @@ def _actor_nodes(c: Cluster) -> set[str]:
 
 
 def _one_error_line(proc: subprocess.CompletedProcess) -> str:
-    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[-2000:]
     return lines[0]

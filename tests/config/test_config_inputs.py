@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from placement_search.config import Config, TOP_LEVEL, apply_override, config_from_dict, load_config
+from placement_search.config import TOP_LEVEL, Config, apply_override, config_from_dict, load_config
 from placement_search.errors import PlacementSearchError
 
 TINY = Path(__file__).resolve().parents[2] / "search_spaces" / "tiny.yaml"

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from conftest import make_inputs
+
 from placement_search.config import AdapterConfig
 from placement_search.placement.edges import EdgeSpace, Placement
 from placement_search.placement.placed_model import PlacedModel

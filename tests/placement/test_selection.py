@@ -1,7 +1,7 @@
 import pytest
 
 from placement_search.errors import PlacementSearchError
-from placement_search.placement.edges import Edge, EdgeSpace, Placement
+from placement_search.placement.edges import Edge, EdgeSpace
 from placement_search.placement.selection import gga, resolve_placement
 
 

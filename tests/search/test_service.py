@@ -17,10 +17,10 @@ import pytest
 
 from placement_search.config import load_config
 from placement_search.errors import PlacementSearchError
-from placement_search.store.keys import benchmark_key
-from placement_search.search.service import RunOptions, run_search
 from placement_search.runners.tune_trainable import INJECT_NAN_ENV
+from placement_search.search.service import RunOptions, run_search
 from placement_search.store import open_store
+from placement_search.store.keys import benchmark_key
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "search_spaces" / "tiny.yaml"

@@ -17,8 +17,8 @@ from serve.live_store import N, gt_value, write_store
 from placement_search.cli import main
 from placement_search.serve import ReferenceFinder, make_server, search_standing, standing_line
 from placement_search.serve.data import progress
-from placement_search.store.reference import SHIPPED_DIRS, shipped_files
 from placement_search.store import ResultsStore, open_store
+from placement_search.store.reference import SHIPPED_DIRS, shipped_files
 
 
 class Running:

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from postgres_fixture import postgres_server, postgres_url  # noqa: F401 (fixtures)
+from sqlalchemy import text
 
 from placement_search.store import open_store
 
