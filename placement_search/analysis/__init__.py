@@ -8,9 +8,13 @@ from placement_search.analysis.correlation import cross_task_correlation, rank_a
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
+    hits,
+    near_best_threshold,
     optimum,
+    regret_compute_summary,
     regret_curves,
     regret_summary,
+    target_summary,
     top_fraction_threshold,
     trials_to_top_fraction,
 )
@@ -31,6 +35,10 @@ __all__ = [
     "regret_summary",
     "top_fraction_threshold",
     "trials_to_top_fraction",
+    "near_best_threshold",
+    "hits",
+    "target_summary",
+    "regret_compute_summary",
     "plot_heatmap",
     "plot_rank_vs_accuracy",
     "plot_regret",
