@@ -44,6 +44,7 @@ INT_FLAGS = {
     "n_boot": (0, None),
     "workers": (1, None),
     "threads": (1, None),
+    "port": (0, 65535),
 }
 #: float flags: (smallest, largest, whether the largest is allowed)
 FLOAT_FLAGS = {"gamma": (0.0, 1.0, False)}
