@@ -21,14 +21,19 @@ What it does, in order (outputs under analysis/results/searcher_selection/):
    every ground truth, with its transfer prior fitted on the other ground truths only. Per store
    and setting: median and IQR of the compute (epoch-equivalents, ``search/cost.py``) and of the
    trials until (a) a top-5 % single edge and (b) an edge within one training-noise sd of the best.
-3. ``loo_selection.csv``: for each held-out ground truth, the setting chosen on the others
-   (smallest mean over the training stores of log(median compute to (a) / random's)), and
-   its figures on the held-out store. These are the honest estimates.
-4. ``final_default.json``: ONE setting for every task, chosen by the same rule over all
-   ground truths (so its figures on the repo's stores are in-sample; the LOO rows are not).
+3. ``loo_selection.csv``: for each held-out ground truth, the setting chosen on the others, and
+   its figures on the held-out store (``--confirm-seeds`` seeds, ratio to random with a bootstrap
+   95 % interval). These are the honest estimates. The rule: rank the grid by the *worst*, over
+   the training stores and targets (a), (b), of log(median compute / random's median compute)
+   (issue 12's targets are per store and per target); re-run the best ``--short-list`` settings
+   with ``--confirm-seeds`` seeds on the training stores (50-seed medians are noisy: a ratio of
+   0.48 at 50 seeds was 0.85 at 200) and keep the best of them by the same rule.
+4. ``final_default.json`` and ``short_list.csv``: ONE setting for every task, chosen by the same
+   rule over all ground truths (so its figures on the repo's stores are in-sample for the
+   hyper-parameters; the LOO rows are not).
 5. ``searchers.csv``: random, gga-tpe and prior-gp (the final default; its transfer prior
-   fitted leaving the store out) on each store: trials and compute to (a) and (b), median [IQR],
-   ratio to random.
+   fitted leaving the store out) on each store: trials and compute to (a) and (b), median and
+   IQR, ratio to random with a bootstrap 95 % interval.
 
 Noise sd per store: the sd of (seed-1 - seed-0) validation accuracy over the edges trained with
 both seeds, divided by sqrt 2. A seed that never reaches a target within ``--budget`` trials counts
@@ -57,7 +62,10 @@ sys.path.insert(0, str(ROOT))
 from placement_search.config import Config, config_from_dict, load_config  # noqa: E402
 from placement_search.placement.edges import Edge, EdgeSpace, Placement  # noqa: E402
 from placement_search.search.features import (  # noqa: E402
-    EdgeFeatures, TransferPrior, score_columns, score_table_frame,
+    EdgeFeatures,
+    TransferPrior,
+    score_columns,
+    score_table_frame,
 )
 from placement_search.search.surrogate import DEFAULT_PARAMS, PriorGPParams, PriorGPSearcher  # noqa: E402
 
@@ -146,15 +154,15 @@ def load_ground_truth(path: Path, tmp: Path) -> GroundTruth:
         raise SystemExit(f"{path}: no score table under the preset's score key")
     n = int(max(gt["source"].max(), gt["destination"].max())) + 1
     space = EdgeSpace(n, tuple(cfg.space.edge_types))
-    accuracy = {Edge(int(s), int(d)): float(a) for s, d, a in zip(gt["source"], gt["destination"], gt["val_accuracy_mean"])}
+    accuracy = {Edge(int(s), int(d)): float(a) for s, d, a in zip(gt["source"], gt["destination"], gt["val_accuracy_mean"], strict=True)}
     trials = store.trials_frame()
-    seed0 = dict(zip(gt["placement"], gt["val_accuracy_mean"]))
+    seed0 = dict(zip(gt["placement"], gt["val_accuracy_mean"], strict=True))
     rep = trials[(trials["k"] == 1) & (trials["seed"] != 0) & trials["placement"].isin(seed0)]
     diffs = rep["val_accuracy"].to_numpy(float) - rep["placement"].map(seed0).to_numpy(float)
     noise_sd = float(np.std(diffs, ddof=1) / math.sqrt(2)) if len(diffs) > 2 else float("nan")
     curves = store.curves_frame()
     ex = curves[curves["search"].isin(sweep["name"]) & (curves["epoch"] == 1.0)].drop_duplicates("placement")
-    epoch1 = {Edge.parse(p): float(a) for p, a in zip(ex["placement"], ex["val_accuracy"])}
+    epoch1 = {Edge.parse(p): float(a) for p, a in zip(ex["placement"], ex["val_accuracy"], strict=True)}
     epochs = float(cfg.training.epochs)
     store.close()
     return GroundTruth(path.stem, cfg, space, accuracy, scores, noise_sd, epochs, epoch1)
@@ -193,10 +201,14 @@ def _slot_text(config: dict, space: EdgeSpace) -> str:
     return str(decode_placement(config, space))
 
 
-def transfer_for(gt: GroundTruth, others: list[GroundTruth]) -> TransferPrior:
+def transfer_for(gt: GroundTruth | None, others: list[GroundTruth]) -> TransferPrior:
+    """The transfer prior fitted on ``others`` (tasks named ``backbone/task``, as prior-gp looks them up)."""
+    from placement_search.search.surrogate import prior_task_name
+
     if not others:
         return TransferPrior.flat()
-    return TransferPrior.fit([(o.name, o.accuracy, o.space.num_points) for o in others])
+    return TransferPrior.fit([(prior_task_name(o.cfg.backbone.name, o.cfg.task.name), o.accuracy, o.space.num_points)
+                              for o in others])
 
 
 _CACHE: dict = {}
@@ -221,8 +233,8 @@ def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, 
 
 
 def make_baseline(name: str, gt: GroundTruth, seed: int, budget: int):
-    from placement_search.search.searchers import make_searcher
     from placement_search.scoring import scores_from_frame
+    from placement_search.search.searchers import make_searcher
 
     cfg = config_from_dict(gt.cfg.to_dict())
     cfg.space.k, cfg.space.k_max = 1, None
@@ -271,7 +283,7 @@ def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
         acc = np.array([gt.accuracy[e] for e in edges])
         rec = np.array([e.is_recurrent for e in edges])
         frame = score_table_frame(gt.scores)
-        table = {Edge(int(a), int(b)): i for i, (a, b) in enumerate(zip(frame["source"], frame["destination"]))}
+        table = {Edge(int(a), int(b)): i for i, (a, b) in enumerate(zip(frame["source"], frame["destination"], strict=True))}
         feats: dict[str, tuple[str, np.ndarray]] = {}
         for col in score_columns(frame):
             feats[col] = ("zero-cost score", frame[col].astype(float).to_numpy()[[table[e] for e in edges]])
@@ -316,7 +328,7 @@ SETTING_KEYS = tuple(GRID)
 
 
 def grid_settings() -> list[PriorGPParams]:
-    return [DEFAULT_PARAMS.replace(**dict(zip(GRID, values))) for values in itertools.product(*GRID.values())]
+    return [DEFAULT_PARAMS.replace(**dict(zip(GRID, values, strict=True))) for values in itertools.product(*GRID.values())]
 
 
 def setting_id(p: PriorGPParams) -> str:
@@ -331,22 +343,41 @@ def run_baseline(name: str, gt: GroundTruth, seeds: range, budget: int) -> list[
     return [replay(make_baseline(name, gt, s, budget), gt, budget, name != "random") for s in seeds]
 
 
+TARGETS = ("compute_top5", "compute_noise")
+
+
 def log_ratio(row: dict, base: dict, metric: str) -> float:
     a, b = row[f"{metric}_median"], base[f"{metric}_median"]
     return math.log(a / b) if np.isfinite(a) and np.isfinite(b) else math.inf
 
 
 def criterion(rows_by_store: dict[str, dict], random_by_store: dict[str, dict], stores: list[str]) -> float:
-    """Mean over ``stores`` and targets (a), (b) of log(median compute / random's median compute)."""
-    vals = [log_ratio(rows_by_store[s], random_by_store[s], m) for s in stores for m in ("compute_top5", "compute_noise")]
-    return float(np.mean(vals))
+    """The worst, over ``stores`` and targets (a), (b), of log(median compute / random's median
+    compute): issue 12's targets are per store and per target ("never above 1.0x")."""
+    return float(max(log_ratio(rows_by_store[s], random_by_store[s], m) for s in stores for m in TARGETS))
+
+
+def ratio_ci(runs: pd.DataFrame, base: pd.DataFrame, metric: str, rng: np.random.Generator,
+             n_boot: int = 2000) -> tuple[float, float, float]:
+    """Median(runs) / median(base) and its bootstrap 95 % interval (seeds resampled on both sides)."""
+    x, y = runs[metric].to_numpy(float), base[metric].to_numpy(float)
+    bx = np.median(x[rng.integers(0, len(x), (n_boot, len(x)))], axis=1)
+    by = np.median(y[rng.integers(0, len(y), (n_boot, len(y)))], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = bx / by
+    lo, hi = np.quantile(r[np.isfinite(r)], [0.025, 0.975]) if np.isfinite(r).any() else (math.inf, math.inf)
+    return float(np.median(x) / np.median(y)), float(lo), float(hi)
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", action="append", type=Path, help="a store with an exhaustive sweep (repeatable)")
-    ap.add_argument("--seeds", type=int, default=50, help="searcher seeds per setting and store (default 50)")
+    ap.add_argument("--seeds", type=int, default=50, help="searcher seeds per grid setting and store (default 50)")
+    ap.add_argument("--confirm-seeds", type=int, default=200,
+                    help="seeds for the short list, the held-out figures and the final table (default 200)")
+    ap.add_argument("--short-list", type=int, default=4, help="settings re-run with --confirm-seeds (default 4)")
     ap.add_argument("--random-seeds", type=int, default=200, help="seeds for random's reference figures")
+    ap.add_argument("--gga-seeds", type=int, default=100, help="seeds for gga-tpe in the final table")
     ap.add_argument("--budget", type=int, default=100, help="trials per replay at most")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--write-prior", action="store_true",
@@ -354,8 +385,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         gts = [load_ground_truth(Path(p), Path(tmp)) for p in (args.store or DEFAULT_STORES)]
+    by_name = {g.name: g for g in gts}
     names = [g.name for g in gts]
     for g in gts:
         print(f"{g.name}: {len(g.space)} edges, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f} "
@@ -365,62 +398,94 @@ def main(argv: list[str] | None = None) -> None:
     proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
     print(proxies.pivot_table(index="feature", columns="store", values="spearman").round(3).to_string(), flush=True)
 
-    random_ref = {g.name: summarize(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
+    random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
+    random_ref = {n: summarize(r.to_dict("records")) for n, r in random_runs.items()}
     priors = {g.name: transfer_for(g, [o for o in gts if o is not g]) for g in gts}
-    grid_rows, by_setting = [], {}
-    settings = grid_settings()
-    for i, params in enumerate(settings):
-        sid = setting_id(params)
-        by_setting[sid] = {}
+    settings = {setting_id(p): p for p in grid_settings()}
+    runs: dict[tuple[str, str, int], pd.DataFrame] = {}
+
+    def get(sid: str, store: str, seeds: int) -> pd.DataFrame:
+        key = (sid, store, seeds)
+        if key not in runs:
+            runs[key] = pd.DataFrame(run_prior_gp(by_name[store], priors[store], settings[sid], range(seeds), args.budget))
+        return runs[key]
+
+    def summaries(sid: str, stores: list[str], seeds: int) -> dict[str, dict]:
+        return {s: summarize(get(sid, s, seeds).to_dict("records")) for s in stores}
+
+    # stage 1: the whole grid at --seeds seeds on every store
+    grid_rows = []
+    for i, (sid, params) in enumerate(settings.items()):
         for g in gts:
-            summary = summarize(run_prior_gp(g, priors[g.name], params, range(args.seeds), args.budget))
-            by_setting[sid][g.name] = summary
-            grid_rows.append({"setting": sid, "store": g.name, **asdict(params), **summary,
-                              "ratio_compute_top5": math.exp(log_ratio(summary, random_ref[g.name], "compute_top5")),
-                              "ratio_compute_noise": math.exp(log_ratio(summary, random_ref[g.name], "compute_noise"))})
+            summary = summarize(get(sid, g.name, args.seeds).to_dict("records"))
+            grid_rows.append({"setting": sid, "store": g.name, "seeds": args.seeds, **asdict(params), **summary,
+                              **{f"ratio_{m}": math.exp(log_ratio(summary, random_ref[g.name], m)) for m in TARGETS}})
         print(f"[{i + 1}/{len(settings)} {time.time() - t0:.0f}s] {sid}: " + "; ".join(
-            f"{g}: {r['ratio_compute_top5']:.2f}/{r['ratio_compute_noise']:.2f}" for g, r in
-            ((r["store"], r) for r in grid_rows[-len(gts):])), flush=True)
-    grid = pd.DataFrame(grid_rows)
-    grid.to_csv(args.out / "loo_grid.csv", index=False, float_format="%.4f")
+            f"{r['store']}: {r['ratio_compute_top5']:.2f}/{r['ratio_compute_noise']:.2f}" for r in grid_rows[-len(gts):]),
+            flush=True)
+    pd.DataFrame(grid_rows).to_csv(args.out / "loo_grid.csv", index=False, float_format="%.4f")
+
+    def choose(train: list[str]) -> tuple[str, list[str]]:
+        """Rank the grid on ``train`` at --seeds, re-run the short list there at --confirm-seeds,
+        return the best of it (ties: the setting id) and the short list."""
+        ranked = sorted(settings, key=lambda sid: (criterion(summaries(sid, train, args.seeds), random_ref, train), sid))
+        short = ranked[: args.short_list]
+        best = min(short, key=lambda sid: (criterion(summaries(sid, train, args.confirm_seeds), random_ref, train), sid))
+        return best, short
 
     selection = []
     for held in names:
         train = [n for n in names if n != held] or [held]
-        best = min(by_setting, key=lambda sid: (criterion(by_setting[sid], random_ref, train), sid))
-        r = by_setting[best][held]
-        selection.append({"held_out": held, "tuned_on": "+".join(train), "chosen": best,
-                          "train_criterion": criterion(by_setting[best], random_ref, train),
-                          **{f"heldout_{k}": v for k, v in r.items()},
-                          "heldout_ratio_compute_top5": math.exp(log_ratio(r, random_ref[held], "compute_top5")),
-                          "heldout_ratio_compute_noise": math.exp(log_ratio(r, random_ref[held], "compute_noise"))})
+        best, short = choose(train)
+        row = {"held_out": held, "tuned_on": "+".join(train), "chosen": best, "short_list": " | ".join(short),
+               "train_criterion": criterion(summaries(best, train, args.confirm_seeds), random_ref, train),
+               "seeds": args.confirm_seeds}
+        held_runs = get(best, held, args.confirm_seeds)
+        row.update({f"heldout_{k}": v for k, v in summarize(held_runs.to_dict("records")).items()})
+        for m in TARGETS:
+            r, lo, hi = ratio_ci(held_runs, random_runs[held], m, rng)
+            row.update({f"heldout_ratio_{m}": r, f"heldout_ratio_{m}_lo": lo, f"heldout_ratio_{m}_hi": hi})
+        selection.append(row)
+        print(f"held out {held}: chose {best} on {'+'.join(train)}; held-out compute/random (a) "
+              f"{row['heldout_ratio_compute_top5']:.2f} [{row['heldout_ratio_compute_top5_lo']:.2f}, "
+              f"{row['heldout_ratio_compute_top5_hi']:.2f}], (b) {row['heldout_ratio_compute_noise']:.2f} "
+              f"[{row['heldout_ratio_compute_noise_lo']:.2f}, {row['heldout_ratio_compute_noise_hi']:.2f}]", flush=True)
     pd.DataFrame(selection).to_csv(args.out / "loo_selection.csv", index=False, float_format="%.4f")
-    final = min(by_setting, key=lambda sid: (criterion(by_setting[sid], random_ref, names), sid))
-    final_params = next(p for p in settings if setting_id(p) == final)
+
+    final, short = choose(names)
+    final_params = settings[final]
+    confirm_rows = [{"setting": sid, "store": s, "seeds": args.confirm_seeds, **asdict(settings[sid]), **r,
+                     **{f"ratio_{m}": math.exp(log_ratio(r, random_ref[s], m)) for m in TARGETS}}
+                    for sid in short for s, r in summaries(sid, names, args.confirm_seeds).items()]
+    pd.DataFrame(confirm_rows).to_csv(args.out / "short_list.csv", index=False, float_format="%.4f")
     (args.out / "final_default.json").write_text(json.dumps({
-        "rule": "smallest mean over all ground truths and targets (a), (b) of log(median compute / random's)",
-        "ground_truths": names, "seeds": args.seeds, "setting": final, "params": asdict(final_params),
-        "criterion_all": criterion(by_setting[final], random_ref, names)}, indent=2) + "\n")
-    print("LOO selection:")
-    print(pd.DataFrame(selection)[["held_out", "chosen", "heldout_ratio_compute_top5", "heldout_ratio_compute_noise"]]
-          .to_string(index=False))
+        "rule": ("rank the grid by the worst, over the ground truths and targets (a) top-5 % and (b) within one "
+                 "noise sd, of log(median compute / random's median compute) at --seeds seeds; re-run the best "
+                 "--short-list settings at --confirm-seeds seeds and keep the best by the same rule"),
+        "ground_truths": names, "seeds": args.seeds, "confirm_seeds": args.confirm_seeds, "short_list": short,
+        "setting": final, "params": asdict(final_params),
+        "criterion_all": criterion(summaries(final, names, args.confirm_seeds), random_ref, names)}, indent=2) + "\n")
     print("final default:", final, flush=True)
 
     table = []
     for g in gts:
-        rows = {"random": random_ref[g.name],
-                "gga-tpe": summarize(run_baseline("gga-tpe", g, range(args.seeds), args.budget)),
-                "prior-gp": summarize(run_prior_gp(g, priors[g.name], final_params, range(args.seeds), args.budget))}
+        rows = {"random": random_runs[g.name],
+                "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),
+                "prior-gp": get(final, g.name, args.confirm_seeds)}
         for name, r in rows.items():
-            table.append({"store": g.name, "searcher": name,
-                          "seeds": args.random_seeds if name == "random" else args.seeds, **r,
-                          **{f"ratio_{m}": math.exp(log_ratio(r, random_ref[g.name], m))
-                             for m in ("trials_top5", "compute_top5", "trials_noise", "compute_noise")},
-                          "cost_model": g.cost_note})
+            entry = {"store": g.name, "searcher": name, "seeds": len(r), **summarize(r.to_dict("records"))}
+            for m in ("trials_top5", *TARGETS[:1], "trials_noise", *TARGETS[1:]):
+                ratio, lo, hi = ratio_ci(r, random_runs[g.name], m, rng)
+                entry.update({f"ratio_{m}": ratio, f"ratio_{m}_lo": lo, f"ratio_{m}_hi": hi})
+            entry["note"] = ("hyper-parameters chosen on all ground truths (in-sample); transfer prior fitted "
+                             "without this store" if name == "prior-gp" else "")
+            entry["cost_model"] = g.cost_note
+            table.append(entry)
     out = pd.DataFrame(table)
     out.to_csv(args.out / "searchers.csv", index=False, float_format="%.4f")
-    show = ["store", "searcher", "trials_top5_median", "compute_top5_median", "ratio_compute_top5",
-            "trials_noise_median", "compute_noise_median", "ratio_compute_noise"]
+    show = ["store", "searcher", "seeds", "trials_top5_median", "compute_top5_median", "ratio_compute_top5",
+            "ratio_compute_top5_lo", "ratio_compute_top5_hi", "trials_noise_median", "compute_noise_median",
+            "ratio_compute_noise", "ratio_compute_noise_lo", "ratio_compute_noise_hi"]
     print(out[show].round(2).to_string(index=False))
     if args.write_prior:
         write_prior(gts)

@@ -240,6 +240,12 @@ class TransferPrior:
         """No structural prior: every edge alike."""
         return cls()
 
+    def without(self, *names: str) -> TransferPrior:
+        """The prior less the named source tasks (same kernel hyper-parameters): a search never
+        uses a prior fitted on the task it searches."""
+        kept = tuple(t for t in self.tasks if t[0] not in names)
+        return self if len(kept) == len(self.tasks) else TransferPrior(kept, self.amplitude, self.lengthscales, self.noise)
+
 
 @lru_cache(maxsize=16)
 def _prior_grid(prior: TransferPrior, num_points: int) -> np.ndarray:

@@ -127,3 +127,20 @@ def test_shipped_transfer_prior_predicts_any_backbone():
     for n in (3, 13, 25, 81):
         pred = PRIOR.predict(list(EdgeSpace(n).edges), n)
         assert pred.shape == (n * n,) and np.isfinite(pred).all()
+
+
+def test_a_search_never_uses_a_prior_fitted_on_its_own_task():
+    from placement_search.config import load_config
+    from placement_search.search.surrogate import prior_task_name
+    from placement_search.search.transfer_prior import PRIOR
+
+    # the shipped prior names its sources the way a search config is looked up
+    presets = {prior_task_name(c.backbone.name, c.task.name)
+               for c in (load_config(f"search_spaces/{p}.yaml") for p in ("minilm_trec6", "dinov2s_fashion"))}
+    assert set(PRIOR.sources) <= presets
+    own = PRIOR.sources[0]
+    rest = PRIOR.without(own)
+    assert own not in rest.sources and len(rest.sources) == len(PRIOR.sources) - 1
+    assert PRIOR.without("some-backbone/some-task") is PRIOR
+    edges = list(EdgeSpace(13).edges)
+    assert not np.allclose(rest.predict(edges, 13), PRIOR.predict(edges, 13))
