@@ -50,6 +50,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
+from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
 
 from placement_search.placement.edges import Edge, EdgeSpace, Placement
 from placement_search.search.features import EdgeFeatures, normal_scores
@@ -80,49 +81,45 @@ class PriorGPParams:
 DEFAULT_PARAMS = PriorGPParams()
 
 
-def _columns_kernel():
-    """A scikit-learn kernel that applies another kernel to some columns of X (active dimensions),
-    so one GP can sum linear terms on the prior's components and a Matern term on structure."""
-    from sklearn.gaussian_process.kernels import Hyperparameter, Kernel
+class Columns(Kernel):
+    """A scikit-learn kernel applied to some columns of X (active dimensions), so one GP can sum
+    linear terms on the prior's components and a Matern term on structure."""
 
-    class Columns(Kernel):
-        def __init__(self, kernel, columns):
-            self.kernel, self.columns = kernel, columns
+    def __init__(self, kernel, columns):
+        self.kernel, self.columns = kernel, columns
 
-        def get_params(self, deep=True):
-            params = {"kernel": self.kernel, "columns": self.columns}
-            if deep:
-                params.update(("kernel__" + k, v) for k, v in self.kernel.get_params().items())
-            return params
+    def get_params(self, deep=True):
+        params = {"kernel": self.kernel, "columns": self.columns}
+        if deep:
+            params.update(("kernel__" + k, v) for k, v in self.kernel.get_params().items())
+        return params
 
-        @property
-        def hyperparameters(self):
-            return [Hyperparameter("kernel__" + h.name, h.value_type, h.bounds, h.n_elements)
-                    for h in self.kernel.hyperparameters]
+    @property
+    def hyperparameters(self):
+        return [Hyperparameter("kernel__" + h.name, h.value_type, h.bounds, h.n_elements)
+                for h in self.kernel.hyperparameters]
 
-        @property
-        def theta(self):
-            return self.kernel.theta
+    @property
+    def theta(self):
+        return self.kernel.theta
 
-        @theta.setter
-        def theta(self, theta):
-            self.kernel.theta = theta
+    @theta.setter
+    def theta(self, theta):
+        self.kernel.theta = theta
 
-        @property
-        def bounds(self):
-            return self.kernel.bounds
+    @property
+    def bounds(self):
+        return self.kernel.bounds
 
-        def __call__(self, X, Y=None, eval_gradient=False):
-            cols = list(self.columns)
-            return self.kernel(np.asarray(X)[:, cols], None if Y is None else np.asarray(Y)[:, cols], eval_gradient)
+    def __call__(self, X, Y=None, eval_gradient=False):
+        cols = list(self.columns)
+        return self.kernel(np.asarray(X)[:, cols], None if Y is None else np.asarray(Y)[:, cols], eval_gradient)
 
-        def diag(self, X):
-            return self.kernel.diag(np.asarray(X)[:, list(self.columns)])
+    def diag(self, X):
+        return self.kernel.diag(np.asarray(X)[:, list(self.columns)])
 
-        def is_stationary(self):
-            return self.kernel.is_stationary()
-
-    return Columns
+    def is_stationary(self):
+        return self.kernel.is_stationary()
 
 
 class EdgeModel:
@@ -142,7 +139,6 @@ class EdgeModel:
         rec = features.column("is_recurrent")
         # X columns: m_t, m_r, src, dst, recurrent
         self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec])
-        Columns = _columns_kernel()
         fixed = "fixed"
         # a free level (the observed accuracies are standardised among themselves, so their level
         # says nothing), two Bayesian-regression slopes on the prior's components, a neighbourhood term

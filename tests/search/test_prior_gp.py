@@ -262,3 +262,13 @@ def test_a_suggestion_costs_little_on_625_edges():
     drive(searcher, space, lambda p: accuracy(p, table), 20)
     per = (time.perf_counter() - start) / 20
     assert per < 0.25, f"{per:.3f} s per suggestion"  # ~0.02 s on an idle core; generous for shared CI
+
+
+def test_the_searcher_object_itself_pickles():
+    """Tune may pickle a searcher object whole (a Tuner's saved state), not only through save()."""
+    space = EdgeSpace(5)
+    table = score_table(5)
+    searcher, _ = make_searcher("prior-gp", config(), space, 8, 2, lambda: table)
+    drive(searcher, space, lambda p: accuracy(p, table), 3)
+    copy = pickle.loads(pickle.dumps(searcher))
+    assert copy.suggest("next") == searcher.suggest("next")
