@@ -31,6 +31,9 @@ What it does, in order (outputs under analysis/results/searcher_selection/):
 4. ``final_default.json`` and ``short_list.csv``: ONE setting for every task, chosen by the same
    rule over all ground truths (so its figures on the repo's stores are in-sample for the
    hyper-parameters; the LOO rows are not).
+6. ``ablation.csv``: the chosen defaults against the same without the transfer prior in the
+   mean and without the neighbourhood term (``--only-ablation`` runs just this, for the shipped
+   defaults).
 5. ``searchers.csv``: random, gga-tpe and prior-gp (the final default; its transfer prior
    fitted leaving the store out) on each store: trials and compute to (a) and (b), median and
    IQR, ratio to random with a bootstrap 95 % interval.
@@ -369,6 +372,24 @@ def ratio_ci(runs: pd.DataFrame, base: pd.DataFrame, metric: str, rng: np.random
     return float(np.median(x) / np.median(y)), float(lo), float(hi)
 
 
+def ablation(gts: list[GroundTruth], priors: dict, random_runs: dict, params: PriorGPParams, seeds: int,
+             budget: int, rng: np.random.Generator) -> pd.DataFrame:
+    """What each part of prior-gp is worth: the defaults against the same without the transfer
+    prior in the mean, and without the neighbourhood term (ratios to random, bootstrap CIs)."""
+    rows = []
+    variants = [("default", params),
+                ("no transfer prior in the mean (transfer_weight=0)", params.replace(transfer_weight=0.0)),
+                ("no neighbourhood term (struct_var=0.01)", params.replace(struct_var=0.01))]
+    for label, p in variants:
+        for g in gts:
+            d = pd.DataFrame(run_prior_gp(g, priors[g.name], p, range(seeds), budget))
+            for m in TARGETS:
+                r, lo, hi = ratio_ci(d, random_runs[g.name], m, rng)
+                rows.append({"variant": label, "store": g.name, "target": m, "ratio": r, "lo": lo, "hi": hi,
+                             "seeds": seeds})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--store", action="append", type=Path, help="a store with an exhaustive sweep (repeatable)")
@@ -380,6 +401,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gga-seeds", type=int, default=100, help="seeds for gga-tpe in the final table")
     ap.add_argument("--budget", type=int, default=100, help="trials per replay at most")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--only-ablation", action="store_true",
+                    help="skip the proxy study and the grid: only the ablation of the shipped defaults (ablation.csv)")
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
@@ -393,6 +416,14 @@ def main(argv: list[str] | None = None) -> None:
     for g in gts:
         print(f"{g.name}: {len(g.space)} edges, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f} "
               f"(within noise of best >= {g.near_best:.4f}); cost: {g.cost_note}", flush=True)
+
+    if args.only_ablation:
+        random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
+        priors = {g.name: transfer_for(g, [o for o in gts if o is not g]) for g in gts}
+        table = ablation(gts, priors, random_runs, DEFAULT_PARAMS, args.confirm_seeds, args.budget, rng)
+        table.to_csv(args.out / "ablation.csv", index=False, float_format="%.4f")
+        print(table.round(2).to_string(index=False))
+        return
 
     proxies = proxy_study(gts)
     proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
@@ -487,6 +518,8 @@ def main(argv: list[str] | None = None) -> None:
             "ratio_compute_top5_lo", "ratio_compute_top5_hi", "trials_noise_median", "compute_noise_median",
             "ratio_compute_noise", "ratio_compute_noise_lo", "ratio_compute_noise_hi"]
     print(out[show].round(2).to_string(index=False))
+    ablation(gts, priors, random_runs, final_params, args.confirm_seeds, args.budget, rng).to_csv(
+        args.out / "ablation.csv", index=False, float_format="%.4f")
     if args.write_prior:
         write_prior(gts)
     print(f"done in {time.time() - t0:.0f}s; outputs in {args.out}")
