@@ -158,6 +158,10 @@ def load_ground_truth(path: Path, tmp: Path) -> GroundTruth:
     n = int(max(gt["source"].max(), gt["destination"].max())) + 1
     space = EdgeSpace(n, tuple(cfg.space.edge_types))
     accuracy = {Edge(int(s), int(d)): float(a) for s, d, a in zip(gt["source"], gt["destination"], gt["val_accuracy_mean"], strict=True)}
+    missing = [e for e in space.edges if e not in accuracy]
+    if missing:
+        raise SystemExit(f"{path}: the exhaustive sweep lacks {len(missing)} of {len(space)} single edges "
+                         f"(e.g. {missing[0]}); finish it first (replays need every edge)")
     trials = store.trials_frame()
     seed0 = dict(zip(gt["placement"], gt["val_accuracy_mean"], strict=True))
     rep = trials[(trials["k"] == 1) & (trials["seed"] != 0) & trials["placement"].isin(seed0)]
