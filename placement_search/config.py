@@ -151,7 +151,9 @@ class ScoringConfig:
 class SearchConfig:
     """How a search runs on Ray Tune (``placement-search run``); CLI flags override these.
 
-    searcher: random, tpe, gga-tpe, exhaustive or baseline:NAME (NAME as in ``--placement``).
+    searcher: prior-gp (the default: a Gaussian process over edge features whose prior, from other
+    tasks' single-edge maps and the gradient-rank scores, is trusted as far as the trials confirm
+    it), random, tpe, gga-tpe, exhaustive or baseline:NAME (NAME as in ``--placement``).
     seeds: training seeds each placement is trained with (several give the noise level).
     scheduler: fifo (every trial runs to the end) or asha (stops weak placements early).
     store: results store (a SQLite path or an SQLAlchemy URL); default runs/placement_search.sqlite.
@@ -161,7 +163,7 @@ class SearchConfig:
     of num_samples, at least 2).
     """
 
-    searcher: str = "gga-tpe"
+    searcher: str = "prior-gp"
     num_samples: int = 8
     seeds: list[int] | None = None
     seed: int = 0

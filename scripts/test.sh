@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+# lint first: seconds, and the settings live in pyproject.toml ([tool.ruff])
+.venv/bin/ruff check placement_search tests benchmarks analysis
 if [ -n "${PLACEMENT_SEARCH_FAST:-}" ]; then
   exec "$PY" -m pytest -q -m "not slow" "$@"
 fi

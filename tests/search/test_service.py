@@ -91,7 +91,7 @@ def test_replay_regret_and_missing_placement(ray_instance, tmp_path):
                                      name=f"miss-{seed}"))
     cfg_ok = tiny("space.edge_types=[parallel]")
     for seed in range(5):
-        for searcher in ("random", "tpe", "gga-tpe"):
+        for searcher in ("random", "tpe", "gga-tpe", "prior-gp"):
             s = run_search(cfg_ok, opts(tmp_path, searcher=searcher, num_samples=3, replay=True, seed=seed,
                                         name=f"{searcher}-{seed}"))
             assert s.regret is not None and s.regret >= 0
