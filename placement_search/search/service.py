@@ -22,6 +22,7 @@ from placement_search.config import Config, config_from_dict
 from placement_search.data import resolve_task_paths
 from placement_search.errors import PlacementSearchError
 from placement_search.experiment import edge_space
+from placement_search.placement.edges import Edge
 from placement_search.placement.selection import Scores
 from placement_search.runners.base import RUNNERS, RunnerOptions, SearchJob, disk_config
 from placement_search.search.dedup import DeduplicatingSearcher
@@ -134,7 +135,15 @@ def summarize(store: ResultsStore, name: str) -> SearchSummary:
 def build_searcher(cfg: Config, store: ResultsStore, name: str, searcher_name: str, num_samples: int, seed: int):
     """The search's searcher, wrapped for duplicate reuse and store reconciliation."""
     space = edge_space(cfg)
-    inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store))
+    key = benchmark_key(cfg)
+
+    def measured() -> dict:
+        """Single edges this benchmark already measured (its ground truth): K > 1 warm starts."""
+        gt = store.ground_truth(key)
+        return {Edge.parse(p): float(a) for p, a in zip(gt["placement"], gt["val_accuracy_mean"]) if pd.notna(a)}
+
+    inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store),
+                                    measured)
     searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials, store.url, name)
     return searcher, space, n_trials
 

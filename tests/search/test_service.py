@@ -263,3 +263,22 @@ def test_a_search_whose_every_trial_failed_is_failed_with_the_reason(tmp_path):
     with pytest.raises(PlacementSearchError, match=r"every trial of search broken failed \(3 of 3: KeyError: 'label'\)"):
         finish_search(store, "broken")
     assert store.get_search("broken").status == "failed"
+
+
+def test_k2_prior_gp_warm_starts_from_the_measured_single_edges(tmp_path):
+    """build_searcher hands the benchmark's measured single edges to prior-gp (K > 1 warm starts)."""
+    from placement_search.search.encoding import decode_placement
+    from placement_search.search.service import build_searcher
+    from placement_search.store import benchmark_description
+
+    cfg = tiny("space.k=2")
+    store = open_store(str(tmp_path / "store.sqlite"))
+    key = benchmark_key(cfg)
+    store.ensure_benchmark(key, benchmark_description(cfg))
+    store.create_search("gt", key, "exhaustive", 9, {}, {})
+    best = {"3->4": 0.95, "2->2": 0.9}
+    for i, edge in enumerate(["0->0", "1->1", "2->2", "3->3", "4->4", "0->1", "1->2", "2->3", "3->4"]):
+        store.record_trial("gt", f"t{i}", edge, 0, "completed", {"val_accuracy": best.get(edge, 0.5)})
+    searcher, space, _ = build_searcher(cfg, store, "k2", "prior-gp", 4, 0)
+    first = decode_placement(searcher.suggest("a"), space)
+    assert {str(e) for e in first} == set(best), first  # the two best measured edges (priors alone pick 1->1,2->2)
