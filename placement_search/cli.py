@@ -342,7 +342,7 @@ def cmd_list(args) -> None:
     if frame.empty:
         print("no searches yet; start one with `placement-search run CONFIG`")
         return
-    cols = ["name", "searcher", "status", "trials_done", "trials_failed", "num_samples", "best_val_accuracy",
+    cols = ["name", "searcher", "status", "trials_done", "trials_failed", "trials_stopped", "num_samples", "best_val_accuracy",
             "test_at_best_val", "best_placement", "created_at"]
     print(frame[[c for c in cols if c in frame.columns]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
