@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 
 from placement_search.runners.base import RunnerOptions, SearchJob, disk_config
-from placement_search.runners.outcome import TrialIdentity, identify, trial_record
+from placement_search.runners.outcome import TrialIdentity, identify, reused_record, trial_record
 
 
 def _init_worker(threads: int) -> None:
@@ -108,9 +108,7 @@ class LocalPoolRunner:
         trial = identify(config, job.space, job.cfg.training.seed)
         if "reuse" in config:
             metrics = config["reuse"]["metrics"]
-            first = job.store.find_trial(job.name, trial.placement, trial.seed)
-            job.store.record_trials([trial_record(job.name, trial_id, trial, "reused", metrics,
-                                                  reused_from=first["trial_id"] if first else None)])
+            job.store.record_trials([reused_record(job.store, job.name, trial_id, trial, metrics)])
             job.searcher.on_trial_complete(trial_id, result={**metrics, "placement": trial.placement})
             return True
         s.running[pool.submit(_train_one, disk_config(job.cfg), config)] = (trial_id, trial)

@@ -78,3 +78,12 @@ def trial_record(
         device=metrics.get("device"),
         label=identity.label,
     )
+
+
+def reused_record(store, search_name: str, trial_key: str, identity: TrialIdentity,
+                  metrics: Mapping[str, Any]) -> TrialRecord:
+    """The record of a trial that reused the search's earlier trial of the same placement and
+    seed (``reused_from`` points at it when the store holds it)."""
+    first = store.find_trial(search_name, identity.placement, identity.seed)
+    return trial_record(search_name, trial_key, identity, "reused", metrics,
+                        reused_from=first["trial_id"] if first else None)

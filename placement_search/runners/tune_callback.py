@@ -19,7 +19,7 @@ from pathlib import Path
 from ray import tune
 
 from placement_search.placement.edges import EdgeSpace
-from placement_search.runners.outcome import identify, trial_record
+from placement_search.runners.outcome import identify, reused_record, trial_record
 from placement_search.store import CURVE_FIELDS, open_store, unmask
 
 _POINT_FIELDS = ("step", *CURVE_FIELDS)
@@ -66,9 +66,7 @@ class StoreCallback(tune.Callback):
         result = trial.last_result or {}
         identity = identify(trial.config, self.space, self.default_seed)
         if "reused_from" in result:
-            first = self.store.find_trial(self.search_name, identity.placement, identity.seed)
-            record = trial_record(self.search_name, trial.trial_id, identity, "reused", result,
-                                  reused_from=first["trial_id"] if first else None)
+            record = reused_record(self.store, self.search_name, trial.trial_id, identity, result)
         else:
             status = "completed" if "test_accuracy" in result else "stopped"
             record = trial_record(self.search_name, trial.trial_id, identity, status, result,

@@ -114,11 +114,12 @@ class SearchSummary:
 def summarize(store: ResultsStore, name: str) -> SearchSummary:
     """Best trial (``store.best_trial``'s rule), and where it stands against the ground truth of
     its benchmark key: the store's own, else one that ships with placement-search."""
-    from placement_search.store.reference import search_standing
+    from placement_search.store.reference import ReferenceFinder
 
     trials = store.trials_frame(name)
     best = best_trial(trials)
-    standing = search_standing(store, name)
+    reference = None if best is None else ReferenceFinder(store).find(store.get_search(name).benchmark_key)
+    standing = None if reference is None else reference.standing(float(best["val_accuracy"]))
     regret = None if standing is None else float(standing["regret"])
     return SearchSummary(
         name=name,
