@@ -5,7 +5,7 @@ store), so the same code serves the ``analyze`` command, notebooks and tests.
 """
 
 from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
-from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
+from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges, transfer_regret
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
     hits,
@@ -29,6 +29,7 @@ __all__ = [
     "cross_task_correlation",
     "single_edge_heatmap",
     "top_edges",
+    "transfer_regret",
     "edge_type_breakdown",
     "optimum",
     "regret_curves",

@@ -50,3 +50,33 @@ def edge_type_breakdown(
             f"in_top{top}": in_top, f"share_top{top}": in_top / n_top if n_top else np.nan,
         })
     return pd.DataFrame(rows)
+
+
+def transfer_regret(
+    gt_from: pd.DataFrame, gt_to: pd.DataFrame, value: str = "val_accuracy_mean", tops: tuple[int, ...] = (1, 5, 10)
+) -> pd.DataFrame:
+    """What moving one task's best single edges to another task costs (the paper's task-dependence
+    question, as a number a user can act on).
+
+    For each ``top`` in ``tops``: the ``top`` best edges of ``gt_from`` (over the edges both maps
+    measured), their best accuracy on ``gt_to``, its regret against ``gt_to``'s best shared edge and
+    its percentile among ``gt_to``'s edges (100 = best), and the regret of their mean.
+    """
+    a = gt_from[["source", "destination", value]]
+    b = gt_to[["source", "destination", value]]
+    joined = a.merge(b, on=["source", "destination"], suffixes=("_from", "_to")).dropna()
+    to_vals = joined[f"{value}_to"].to_numpy(float)
+    best_to = float(to_vals.max()) if len(to_vals) else np.nan
+    ranked = joined.sort_values([f"{value}_from", "source", "destination"], ascending=[False, True, True])
+    rows = []
+    for top in tops:
+        if top > len(ranked):
+            continue
+        moved = ranked.head(top)[f"{value}_to"].to_numpy(float)
+        rows.append({
+            "top": top, "shared_edges": len(joined), "best_on_target": best_to,
+            "moved_best": float(moved.max()), "regret_best": best_to - float(moved.max()),
+            "moved_best_percentile": 100.0 * float((to_vals <= moved.max()).mean()),
+            "moved_mean": float(moved.mean()), "regret_mean": best_to - float(moved.mean()),
+        })
+    return pd.DataFrame(rows)

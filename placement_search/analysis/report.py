@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import UTC, datetime
-from itertools import combinations
+from itertools import combinations, permutations
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from placement_search.analysis.correlation import cross_task_correlation, join_scores, rank_accuracy_correlation
 from placement_search.analysis.experiments import multi_adapter_table, seed_noise
-from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges
+from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges, transfer_regret
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
     DEFAULT_TRIAL_SD,
@@ -304,6 +304,11 @@ def _cross_task(page: _Page, results: Results, keys: list[str], n_boot: int) -> 
         return
     page.table(pd.concat(rows, ignore_index=True).rename(columns={"group": "pair"}), "cross_benchmark.csv",
                "Agreement of single-edge maps over the edges both measured (Spearman, Kendall, 95 % bootstrap).")
+    moved = [transfer_regret(results.ground_truth[a], results.ground_truth[b]).assign(moved=f"{a} → {b}")
+             for a, b in permutations(with_gt, 2)]
+    page.table(pd.concat(moved, ignore_index=True)[["moved", *moved[0].columns]], "transfer_regret.csv",
+               "Moving one benchmark's best single edges to the other: the best of its top edges there, its "
+               "regret and percentile among the target's edges, and the regret of their mean.")
 
 
 def write_report(

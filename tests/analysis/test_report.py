@@ -25,6 +25,7 @@ from placement_search.analysis import (
     regret_curves,
     regret_summary,
     single_edge_heatmap,
+    transfer_regret,
     trials_to_top_fraction,
     write_report,
 )
@@ -147,6 +148,16 @@ def test_cross_task_correlation(results):
     assert c["spearman_lo"].iloc[0] <= c["spearman"].iloc[0] <= c["spearman_hi"].iloc[0]
 
 
+def test_transfer_regret():
+    src = pd.DataFrame({"source": [0, 0, 1, 1], "destination": [0, 1, 0, 1], "val_accuracy_mean": [0.9, 0.8, 0.7, 0.6]})
+    dst = src.assign(val_accuracy_mean=[0.5, 0.6, 0.8, 0.7])  # the source task's best edge is the target's worst
+    t = transfer_regret(src, dst, tops=(1, 2, 5)).set_index("top")
+    assert list(t.index) == [1, 2]  # a top larger than the shared edges is left out
+    assert t.loc[1, "regret_best"] == pytest.approx(0.3) and t.loc[1, "moved_best_percentile"] == pytest.approx(25.0)
+    assert t.loc[2, "moved_best"] == pytest.approx(0.6) and t.loc[2, "regret_mean"] == pytest.approx(0.25)
+    assert (transfer_regret(src, src)["regret_best"] == 0).all()
+
+
 def test_single_edge_heatmap(results):
     gt_b = results.ground_truth["bench-b"]
     m = single_edge_heatmap(results.ground_truth["bench-a"])
@@ -201,7 +212,7 @@ def test_analyze_writes_report(store_url, tmp_path, capsys):
         assert (out / name).stat().st_size > 1000 and name in page
     for name in ("searches.csv", "bench-a_ground_truth.csv", "bench-a_heatmap_val_accuracy.csv",
                  "bench-a_edge_types.csv", "bench-a_scores_score-a_correlation.csv", "bench-a_regret_curves.csv",
-                 "bench-a_regret_summary.csv", "bench-a_trials_to_top5.csv", "cross_benchmark.csv",
+                 "bench-a_regret_summary.csv", "bench-a_trials_to_top5.csv", "cross_benchmark.csv", "transfer_regret.csv",
                  "bench-a_regret_compute_summary.csv", "bench-a_compute_to_target.csv"):
         assert len(pd.read_csv(out / name)) > 0
     assert "bench-a_scores_score-other" not in page                 # other backbone: not matched
