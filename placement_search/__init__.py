@@ -11,6 +11,9 @@ The Python API mirrors the CLI::
     placement = ps.gga(scores.mapping(), space, k=2, gamma=0.6)
     result, model = ps.train_placement(cfg, placement, backbone, task)
     summary = ps.run_search(cfg, ps.RunOptions(searcher="gga-tpe", num_samples=8))
+    ps.export_search(summary.name, "exported/")
+    model = ps.PlacedModelForClassification.from_pretrained("exported/")
+    model.predict(["what is the capital of france"], top_k=2)
 
 Names are imported on first use, so ``import placement_search`` stays cheap (Ray loads only when
 a search runs).
@@ -45,8 +48,8 @@ _EXPORTS = {
     "summarize": "placement_search.search.service",
     "open_store": "placement_search.store",
     "ResultsStore": "placement_search.store",
-    "export_search": "placement_search.search.export",
-    "load_placed_model": "placement_search.search.export",
+    "export_search": "placement_search.export.from_search",
+    "PlacedModelForClassification": "placement_search.export.hub",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -45,6 +45,7 @@ INT_FLAGS = {
     "workers": (1, None),
     "threads": (1, None),
     "port": (0, 65535),
+    "top_k": (1, None),
 }
 #: float flags: (smallest, largest, whether the largest is allowed)
 FLOAT_FLAGS = {"gamma": (0.0, 1.0, False)}
@@ -153,11 +154,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
     p.add_argument("--top", type=int, default=15, help="rows of the trial table to show")
 
-    p = sub.add_parser("export", help="export a search's best placement: config, weights, rebuild code")
-    p.add_argument("name")
-    p.add_argument("--out", type=Path, required=True, help="folder to write")
-    p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
-
     for module in PLUGINS:
         try:
             present = importlib.util.find_spec(module) is not None
@@ -170,7 +166,8 @@ def _parser() -> argparse.ArgumentParser:
 
 #: modules that add sub-commands: each has add_commands(subparsers, handlers), registering its
 #: parsers and, in ``handlers``, a function(args) per command (commands that take no config)
-PLUGINS = ("placement_search.analysis.commands", "placement_search.cluster.commands", "placement_search.serve.commands")
+PLUGINS = ("placement_search.analysis.commands", "placement_search.cluster.commands", "placement_search.serve.commands",
+           "placement_search.export.commands")
 
 
 def _space(cfg):
@@ -354,15 +351,8 @@ def cmd_show(args) -> None:
     print_summary(summarize(open_store(args.store, must_exist=True), args.name), top=args.top)
 
 
-def cmd_export(args) -> None:
-    from placement_search.search.export import export_search
-
-    out = export_search(args.name, args.out, args.store)
-    print(f"exported to {out}")
-
-
 COMMANDS = {"space": cmd_space, "train": cmd_train, "score": cmd_score, "gga": cmd_gga, "run": cmd_run}
-NO_CONFIG = {"resume": cmd_resume, "list": cmd_list, "show": cmd_show, "export": cmd_export}
+NO_CONFIG = {"resume": cmd_resume, "list": cmd_list, "show": cmd_show}
 
 
 def main(argv: list[str] | None = None) -> int:

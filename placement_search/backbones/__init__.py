@@ -11,8 +11,12 @@ Names (``list_backbones()``):
                   on every load; for tests and smoke runs. ``tiny-roberta`` keeps RoBERTa's
                   differences from BERT (positions from padding_idx + 1, one token type, <pad> = 1,
                   byte-level BPE), so the tests cover the code path of ``hf:roberta-base``.
-- ``hf:<model-id>``   a Hugging Face checkpoint (AutoModel): BERT-family encoders or DINOv2.
+- ``hf:<model-id>``   a Hugging Face checkpoint (AutoModel): BERT-family encoders or DINOv2;
+                  ``hf:<model-id>@<revision>`` pins a branch, tag or commit.
 - ``timm:<name>``     a timm VisionTransformer (``timm.create_model(name, pretrained=True)``).
+- ``timm-random:<name>`` the same architecture with timm's seeded random initialisation, offline
+                  (no weights downloaded): paper-scale cost measurements, e.g.
+                  ``timm-random:vit_giant_patch14_224`` (ViT-g/14: 40 blocks, d=1408, 81 points).
 
 ``wrap_hf_model`` / ``wrap_timm_model`` turn an already-built library model into a backbone; the
 hub names and the tiny models go through them, so the tiny tests exercise the hub code paths.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,7 +50,12 @@ from placement_search.backbones.hf_dinov2 import (
     is_dinov2_family,
     tiny_dinov2_model,
 )
-from placement_search.backbones.timm_vit import TINY_VIT_DATA_CONFIG, TimmViTBackbone, tiny_vit_model
+from placement_search.backbones.timm_vit import (
+    TINY_VIT_DATA_CONFIG,
+    TimmViTBackbone,
+    timm_random_model,
+    tiny_vit_model,
+)
 from placement_search.config import BackboneConfig
 from placement_search.errors import PlacementSearchError
 
@@ -109,7 +119,8 @@ def backbone_entry(name: str) -> BackboneEntry:
 def _unknown(name: str) -> PlacementSearchError:
     return PlacementSearchError(
         f"unknown backbone {name!r}; use one of {', '.join(_REGISTRY)}, "
-        "or hf:<model-id> (Hugging Face) or timm:<model-name> (timm)"
+        "or hf:<model-id> (Hugging Face), timm:<model-name> (timm) or timm-random:<model-name> "
+        "(timm, random weights, offline)"
     )
 
 
@@ -196,15 +207,19 @@ def wrap_timm_model(model: nn.Module, data_config: dict[str, Any] | None = None,
 
 
 def _load_hf(model_id: str, pooling: str | None) -> Backbone:
+    """``hf:<model-id>`` or ``hf:<model-id>@<revision>`` (a branch, tag or commit: exports pin theirs)."""
     name = f"hf:{model_id}"
+    revision = None
+    if "@" in model_id and not Path(model_id).is_dir():
+        model_id, revision = model_id.rsplit("@", 1)
     try:
         from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
 
-        model = AutoModel.from_pretrained(model_id)
+        model = AutoModel.from_pretrained(model_id, revision=revision)
         if is_bert_family(model):
-            processor = AutoTokenizer.from_pretrained(model_id)
+            processor = AutoTokenizer.from_pretrained(model_id, revision=revision)
         elif is_dinov2_family(model):
-            processor = AutoImageProcessor.from_pretrained(model_id)
+            processor = AutoImageProcessor.from_pretrained(model_id, revision=revision)
         else:
             processor = None
     except Exception as exc:  # offline, unknown id, missing files: all one line for the user
@@ -219,6 +234,14 @@ def _load_timm(model_name: str, pooling: str | None) -> Backbone:
         model = timm.create_model(model_name, pretrained=True, num_classes=0)
     except Exception as exc:
         raise _load_error(f"timm:{model_name}", exc) from None
+    return wrap_timm_model(model, pooling=pooling)
+
+
+def _load_timm_random(model_name: str, pooling: str | None) -> Backbone:
+    try:
+        model = _seeded(lambda: timm_random_model(model_name))
+    except Exception as exc:  # unknown architecture name
+        raise _load_error(f"timm-random:{model_name}", exc) from None
     return wrap_timm_model(model, pooling=pooling)
 
 
@@ -289,6 +312,8 @@ def load_backbone(cfg: BackboneConfig | str) -> Backbone:
         backbone = _load_hf(name[3:], cfg.pooling)
     elif name.startswith("timm:") and len(name) > 5:
         backbone = _load_timm(name[5:], cfg.pooling)
+    elif name.startswith("timm-random:") and len(name) > 12:
+        backbone = _load_timm_random(name[12:], cfg.pooling)
     else:
         raise _unknown(name)
     return backbone.to(DTYPES[cfg.dtype]).freeze()

@@ -196,22 +196,23 @@ def test_asha_scheduler_search_completes(ray_instance, tmp_path):
 def test_export_rebuilds_the_best_model(ray_instance, tmp_path):
     import torch
 
-    from placement_search.search.export import export_search, load_placed_model
+    from placement_search import PlacedModelForClassification, export_search
 
     cfg = tiny()
     summary = run_search(cfg, opts(tmp_path, searcher="tpe", num_samples=4, name="exp"))
     assert len(summary.trials) == 4 and summary.best_placement
     out = export_search("exp", tmp_path / "export", str(tmp_path / "store.sqlite"))
-    assert {p.name for p in out.iterdir()} == {"config.yaml", "placement.txt", "model.safetensors", "metrics.json",
-                                               "rebuild.py"}
-    model = load_placed_model(out)
-    assert str(model.placement) == summary.best_placement
+    assert {p.name for p in out.iterdir()} == {"config.json", "placement.txt", "model.safetensors", "metrics.json",
+                                               "README.md", "tokenizer.json", "tokenizer_config.json"}
+    model = PlacedModelForClassification.from_pretrained(out)
+    assert str(model.placed.placement) == summary.best_placement
+    assert model.id2label == {0: "food", 1: "music", 2: "sports", 3: "weather"}
     from placement_search.experiment import load_experiment
 
     _, task = load_experiment(cfg)
     inputs, labels = task.test.take(torch.arange(len(task.test)))
     with torch.no_grad():
-        accuracy = (model(inputs).argmax(-1) == labels).float().mean().item()
+        accuracy = (model(**inputs).argmax(-1) == labels).float().mean().item()
     assert accuracy == pytest.approx(summary.test_at_best_val, abs=1e-9)
 
 
