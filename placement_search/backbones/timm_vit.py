@@ -14,6 +14,7 @@ A learned attention-pooling head (``global_pool="map"``) is not used: such model
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -129,6 +130,16 @@ def tiny_vit_model() -> nn.Module:
         init_values=0.5,
         class_token=True,
     )
+
+
+def timm_random_model(name: str, device: str | torch.device | None = None) -> nn.Module:
+    """timm architecture ``name`` (e.g. ``vit_giant_patch14_224``) with timm's own random
+    initialisation: no files, no hub, for measuring a size offline (seed around it). On
+    ``device="meta"`` only the shapes exist: points and edges of a 1B-parameter model for free."""
+    import timm
+
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        return timm.create_model(name, pretrained=False, num_classes=0)
 
 
 TINY_VIT_DATA_CONFIG = {
