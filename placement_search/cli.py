@@ -233,7 +233,8 @@ def cmd_train(cfg, args) -> None:
     print(f"trainable     {m['num_trainable_params']} parameters ({m['num_adapter_params']} in adapters)")
     print(f"val accuracy  {m['val_accuracy']:.4f}")
     print(f"test accuracy {m['test_accuracy']:.4f}")
-    print(f"wall time     {m['wall_time_s']:.1f} s")
+    print(f"wall time     {m['wall_time_s']:.1f} s ({m['train_flops'] / 1e12:.3g} TFLOPs of training and evaluation)")
+    print(f"inference     {m['inference_flops'] / 1e9:.3g} GFLOPs per example, {m['inference_cost']:.3f}x the linear probe")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         payload = {**m, "curve": [vars(p) for p in result.curve], "config": cfg.to_dict()}

@@ -24,6 +24,7 @@ from placement_search.config import Config, TrainingConfig
 from placement_search.data.task_data import Split, TaskData
 from placement_search.placement.edges import Placement
 from placement_search.placement.placed_model import PlacedModel
+from placement_search.placement.price import placement_price
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,6 +55,11 @@ class TrainResult:
     steps: int
     wall_time_s: float
     curve: list[EvalPoint] = field(default_factory=list)
+    #: the placement's price (placement/price.py): forward FLOPs per example, that over the linear
+    #: probe's, and the FLOPs this run's training and evaluations took
+    inference_flops: float | None = None
+    inference_cost: float | None = None
+    train_flops: float | None = None
 
     def metrics(self) -> dict:
         """Flat scalar metrics (no curve), as reported to Tune and stored."""
@@ -277,6 +283,7 @@ def train_placement(
 
     test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device, prefix, "test", tc.trim_padding)
     last = curve[-1]
+    price = placement_price(cfg, backbone, task, placement).metrics(last.epoch, len(curve), tested=True)
     result = TrainResult(
         placement=str(placement),
         val_accuracy=last.val_accuracy,
@@ -290,5 +297,8 @@ def train_placement(
         steps=step,
         wall_time_s=elapsed_before + time.perf_counter() - start,
         curve=curve,
+        inference_flops=price["inference_flops"],
+        inference_cost=price["inference_cost"],
+        train_flops=price["train_flops"],
     )
     return result, model

@@ -36,7 +36,10 @@ def top_edges(ground_truth_frame: pd.DataFrame, value: str = "val_accuracy_mean"
 def edge_type_breakdown(
     ground_truth_frame: pd.DataFrame, value: str = "val_accuracy_mean", top: int = 10
 ) -> pd.DataFrame:
-    """Per edge type (and 'all'): count, mean / median / max accuracy, and share of the top edges."""
+    """Per edge type (and 'all'): count, mean / median / max accuracy, and share of the top edges; and
+    when the frame has them (store.ground_truth), what an edge of the type costs on average: adapter
+    parameters, inference FLOPs over the linear probe's, training wall time (s) and training TFLOPs
+    (placement/price.py)."""
     gt = ground_truth_frame[ground_truth_frame[value].notna()]
     best = top_edges(gt, value, top)
     n_top = len(best)
@@ -48,8 +51,14 @@ def edge_type_breakdown(
             "type": name, "count": len(g), "mean": g[value].mean(), "median": g[value].median(),
             "max": g[value].max(), "std": g[value].std(ddof=1) if len(g) > 1 else np.nan,
             f"in_top{top}": in_top, f"share_top{top}": in_top / n_top if n_top else np.nan,
+            **{label: g[col].mean() * scale for label, (col, scale) in _COST_COLUMNS.items() if col in g},
         })
     return pd.DataFrame(rows)
+
+
+#: the edge-type table's cost columns: ground-truth column and unit
+_COST_COLUMNS = {"adapter_params": ("num_adapter_params", 1.0), "inference_cost": ("inference_cost", 1.0),
+                 "train_wall_s": ("wall_time_s_mean", 1.0), "train_tflops": ("train_flops_mean", 1e-12)}
 
 
 def transfer_regret(

@@ -35,6 +35,7 @@ from placement_search.analysis.regret import (
 from placement_search.analysis.results import Results, load_results, matching_score_keys
 from placement_search.errors import PlacementSearchError
 from placement_search.search.cost import scoring_cost, table_for_description, trial_cost_function, uses_scores
+from placement_search.search.features import score_columns
 
 DEFAULT_REPORT_DIR = Path("analysis") / "report"
 
@@ -177,7 +178,9 @@ def _benchmark_section(page: _Page, results: Results, key: str, n_boot: int) -> 
             page.figure(plot_edge_type_box(gt), p + "edge_types.png", "Single-edge val accuracy by edge type.",
                         p + "ground_truth.csv")]
     page.figures(figs)
-    page.table(breakdown, p + "edge_types.csv", "Accuracy by edge type and share of the 10 best edges.")
+    page.table(breakdown, p + "edge_types.csv", "Accuracy by edge type and share of the 10 best edges; mean cost "
+               "of an edge of the type: adapter parameters, inference FLOPs over the linear probe's (a recurrent "
+               "edge re-runs the network from its destination), training wall time and training TFLOPs.")
     cols = ["placement", "type", "val_accuracy_mean", "val_accuracy_std", "test_accuracy_mean", "n_seeds"]
     page.table(top_edges(gt)[cols], p + "top_edges.csv", "The 10 best single edges by mean val accuracy.")
 
@@ -215,6 +218,11 @@ def _benchmark_section(page: _Page, results: Results, key: str, n_boot: int) -> 
                   f": Spearman and Kendall tau-b of rank vs mean val accuracy, 95 % bootstrap intervals over "
                   f"{n_boot} edge resamples.")
         page.table(corr, q + "correlation.csv", "Rank–accuracy correlation, overall and per edge type.")
+        proxies = pd.concat([rank_accuracy_correlation(scores, gt, score_col=c, by_type=False, n_boot=n_boot)
+                             .assign(proxy=c) for c in score_columns(scores)], ignore_index=True)
+        page.table(proxies[["proxy", "n", "spearman", "spearman_lo", "spearman_hi", "kendall"]],
+                   q + "proxies.csv", "Every zero-cost column of the score table as a predictor of single-edge "
+                   "accuracy (the paper's open question 2): Spearman with its 95 % bootstrap interval.")
         joined_cols = ["source", "destination", "type", "rank", "val_accuracy_mean"]
         page.csv(join_scores(scores, gt)[joined_cols], q + "rank_vs_accuracy.csv")
         page.figures([page.figure(plot_rank_vs_accuracy(scores, gt, title=f"rank vs accuracy ({sk})"),

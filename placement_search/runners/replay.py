@@ -133,9 +133,14 @@ def with_epochs(curve: Sequence[Any], cfg: Config) -> list[dict]:
 
 def stopped_metrics(metrics: dict, curve: list[dict]) -> dict:
     """A stopped trial's metrics: the last curve point's, the best val accuracy up to it, its epochs,
-    its parameter counts; no test metrics or wall time (it never got there)."""
+    its parameter counts and inference cost; no test metrics or wall time (it never got there). Its
+    training FLOPs are the full run's in proportion to the epochs it ran (an estimate that still
+    includes the full run's share of the test pass, at most a few per cent)."""
     last = curve[-1]
     out = {k: v for k, v in metrics.items() if k not in _NOT_REACHED}
+    full = metrics.get("epochs")
+    if out.get("train_flops") is not None and full:
+        out["train_flops"] = out["train_flops"] * last["epoch"] / full
     out.update({"val_accuracy": last["val_accuracy"], "val_loss": last.get("val_loss"),
                 "train_loss": last.get("train_loss"), "best_val_accuracy": max(p["val_accuracy"] for p in curve),
                 "epochs": last["epoch"], "steps": last["step"]})

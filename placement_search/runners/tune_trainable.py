@@ -6,7 +6,9 @@ validation is reported with a checkpoint: the trainable weights (adapters + head
 ``model.safetensors``) and the rest of the training state (``train_state.pt``: optimizer, schedule,
 batch position, curve). Schedulers can stop weak placements early, and a trial Tune retries
 (``search.max_failures``) continues from its last checkpoint instead of starting over; its reports
-then carry ``resumed_from_step``. The last report adds the test metrics. A trial whose placement the
+then carry ``resumed_from_step``. Every report carries what the run has cost so far (epochs, wall
+time, adapter parameters, inference cost, training FLOPs: placement/price.py), so a trial a
+scheduler stops is recorded with its cost. The last report adds the test metrics. A trial whose placement the
 search already trained carries ``reuse`` in its config (put there by the driver) and reports the
 stored metrics without training.
 """
@@ -24,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from placement_search.config import config_from_dict
 from placement_search.experiment import edge_space, load_experiment
+from placement_search.placement.price import placement_price
 from placement_search.runners.outcome import where_trained
 from placement_search.search.encoding import decode_placement
 from placement_search.training import EvalPoint, TrainState, resolve_device, schedule_length, train_placement
@@ -94,6 +97,7 @@ def run_trial(config: dict, cfg_dict: dict) -> None:
         cfg.adapter.scale = float("nan")
     meta = {"placement": text, "seed": str(seed), "benchmark": cfg.name}
     common = {"placement": text, "seed": seed, "k": len(placement), **where}
+    price = placement_price(cfg, backbone, task, placement)
     resume = None
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
@@ -112,7 +116,10 @@ def run_trial(config: dict, cfg_dict: dict) -> None:
             # deciding on it then sees a finished trial, never one it could stop before its test
             final_point.append(point)
             return
-        _report({**vars(point), **common}, latest[0], meta)
+        # what the run has cost so far: a trial a scheduler stops after this report is recorded with it
+        spent = {**price.metrics(point.epoch, len(latest[0].curve)), "epochs": point.epoch,
+                 "wall_time_s": latest[0].elapsed_s}
+        _report({**vars(point), **common, **spent}, latest[0], meta)
         if _crash_injected(text, point.step):
             raise RuntimeError(f"injected crash after step {point.step} ({INJECT_CRASH_ENV})")
 

@@ -76,26 +76,13 @@ def work(placement: Placement | str, num_points: int, prefix_cache: bool = True)
       when m != s): ``(src - s) + (last - m) + (m != s)``.
 
     Without the prefix cache, the plain points before that are computed forward only, each
-    counted at ``FORWARD_SHARE``.
+    counted at ``FORWARD_SHARE``. The sub-layer calls come from ``placement.price.forward_schedule``
+    (its ``adapted`` and ``plain`` calls), which also prices a placement's inference.
     """
-    p = _placement(placement)
-    last = num_points - 1
-    edges = list(p)
-    if not edges:
-        plain = last
-        return 0.0 if prefix_cache else FORWARD_SHARE * plain
-    s = min(e.destination for e in edges)
-    recurrent = [e for e in edges if e.is_recurrent]
-    if not recurrent:
-        w, plain = last - s, s
-    else:
-        m = min(e.destination for e in recurrent)
-        src = max(e.source for e in recurrent)
-        if len(recurrent) == len(edges):
-            w, plain = last - m, src
-        else:
-            w, plain = (src - s) + (last - m) + (1 if m != s else 0), s
-    return float(w) + (0.0 if prefix_cache else FORWARD_SHARE * plain)
+    from placement_search.placement.price import forward_schedule
+
+    schedule = forward_schedule(_placement(placement), num_points)
+    return float(len(schedule.adapted)) + (0.0 if prefix_cache else FORWARD_SHARE * len(schedule.plain))
 
 
 @dataclass

@@ -15,13 +15,14 @@ from placement_search.store.trials import trial_dict
 
 #: searches whose single-edge trials are the ground truth of their benchmark key
 GROUND_TRUTH_SEARCHER = "exhaustive"
+_COST = ("num_adapter_params", "inference_cost", "wall_time_s", "train_flops")
 
 
 class GroundTruthMixin(StoreBase):
     def _ground_truth_stmt(self, benchmark_key: str):
         return (
             select(Trial.id, Trial.placement, Trial.seed, Trial.val_accuracy, Trial.test_accuracy,
-                   Trial.best_val_accuracy)
+                   Trial.best_val_accuracy, *(getattr(Trial, c) for c in _COST))
             .join(Search, Trial.search_id == Search.id)
             .where(Search.benchmark_key == benchmark_key, Search.searcher == GROUND_TRUTH_SEARCHER,
                    Trial.k == 1, Trial.status.in_(MEASURED_STATUSES))
@@ -32,18 +33,21 @@ class GroundTruthMixin(StoreBase):
         """Per single edge: mean/std (over seeds) of val and test accuracy from exhaustive searches.
 
         One measurement per (edge, seed): if two exhaustive searches trained the same edge with the
-        same seed, the earlier trial counts. std is the sample std (NaN for a single seed).
+        same seed, the earlier trial counts. std is the sample std (NaN for a single seed). The cost
+        columns (``num_adapter_params``, ``inference_cost``, ``wall_time_s_mean``, ``train_flops_mean``:
+        placement/price.py) are means over the seeds too; NULL where the store could not price a trial.
         """
         with self._read() as session:
             rows = session.execute(self._ground_truth_stmt(benchmark_key)).all()
         raw = pd.DataFrame(rows, columns=["trial_id", "placement", "seed", "val_accuracy", "test_accuracy",
-                                          "best_val_accuracy"])
+                                          "best_val_accuracy", *_COST])
         columns = ["placement", "source", "destination", "type", "val_accuracy_mean", "val_accuracy_std",
-                   "test_accuracy_mean", "test_accuracy_std", "best_val_accuracy_mean", "n_seeds"]
+                   "test_accuracy_mean", "test_accuracy_std", "best_val_accuracy_mean", "n_seeds",
+                   "num_adapter_params", "inference_cost", "wall_time_s_mean", "train_flops_mean"]
         if raw.empty:
             return frame([], columns)
         raw = raw.drop_duplicates(["placement", "seed"], keep="first")
-        for col in ("val_accuracy", "test_accuracy", "best_val_accuracy"):
+        for col in ("val_accuracy", "test_accuracy", "best_val_accuracy", *_COST):
             raw[col] = raw[col].astype("float64")
         grouped = raw.groupby("placement", sort=False)
         out = pd.DataFrame({
@@ -53,6 +57,10 @@ class GroundTruthMixin(StoreBase):
             "test_accuracy_std": grouped["test_accuracy"].std(ddof=1),
             "best_val_accuracy_mean": grouped["best_val_accuracy"].mean(),
             "n_seeds": grouped.size(),
+            "num_adapter_params": grouped["num_adapter_params"].mean(),
+            "inference_cost": grouped["inference_cost"].mean(),
+            "wall_time_s_mean": grouped["wall_time_s"].mean(),
+            "train_flops_mean": grouped["train_flops"].mean(),
         }).reset_index()
         edges = [Edge.parse(p) for p in out["placement"]]
         out.insert(1, "source", [e.source for e in edges])

@@ -8,10 +8,18 @@ status ``stopped``. Trials
 that ``analysis/sweep_local.py`` recorded under version 1 had keys ``local:[LABEL:]PLACEMENT:sSEED``
 and a node ``HOST:DEVICE``; the label and the device move to their own columns here, the one place
 that knows those old formats, so nothing else ever parses a key.
+
+Version 2 -> 3: trials gain their price (``inference_flops``, ``inference_cost``, ``train_flops``;
+placement/price.py). Each stored trial gets them from its placement and its search's config when
+the config names a registered backbone (built here once per backbone to count its FLOPs; hub
+names are left NULL rather than fetched) and sets ``train_samples``, ``validation_samples`` and
+``test_samples`` (taken as the split sizes): the number of classes comes from the trial's head
+parameters, the evaluations from its curve. Anything else stays NULL.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import Engine, inspect, select, text
@@ -52,8 +60,10 @@ def prepare_schema(engine: Engine, write_engine: Engine, shown_url: str) -> None
                         raise PlacementSearchError(f"results store {shown_url} has trial tables but no schema version; "
                                                    "use a new store path")
                     conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-                elif version == "1":
-                    _v1_to_v2(conn, postgres)
+                elif version in ("1", "2"):
+                    if version == "1":
+                        _v1_to_v2(conn, postgres)
+                    _v2_to_v3(conn, postgres)
                 elif version != str(SCHEMA_VERSION):
                     raise PlacementSearchError(
                         f"results store {shown_url} has schema version {version}, this placement-search "
@@ -95,7 +105,46 @@ def _v1_to_v2(conn, postgres: bool) -> None:
         "WHERE epoch IS NULL")
     # what a version-1 trial cost: the epoch of its last curve point
     conn.exec_driver_sql("UPDATE trials SET epochs = (SELECT MAX(c.epoch) FROM curves c WHERE c.trial_id = trials.id)")
-    conn.execute(Meta.__table__.update().where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+    conn.execute(Meta.__table__.update().where(Meta.key == "schema_version").values(value="2"))
+
+
+_V3_COLUMNS = ("inference_flops", "inference_cost", "train_flops")
+
+
+def _v2_to_v3(conn, postgres: bool) -> None:
+    have = {c["name"] for c in inspect(conn).get_columns("trials")}  # a v1 store rebuilt above has them
+    for column in _V3_COLUMNS:
+        if column not in have:
+            conn.exec_driver_sql(f"ALTER TABLE trials ADD COLUMN {column} {'DOUBLE PRECISION' if postgres else 'FLOAT'}")
+    _price_stored_trials(conn)
+    conn.execute(Meta.__table__.update().where(Meta.key == "schema_version").values(value="3"))
+
+
+def _price_stored_trials(conn) -> None:
+    from placement_search.placement.price import TESTED_STATUSES, stored_price
+
+    searches = conn.execute(text("SELECT id, config FROM searches")).all()
+    for search_id, config in searches:
+        config = json.loads(config) if isinstance(config, str) else config
+        rows = conn.execute(text(
+            "SELECT t.id, t.placement, t.status, t.epochs, t.num_trainable_params - t.num_adapter_params, "
+            "(SELECT COUNT(*) FROM curves c WHERE c.trial_id = t.id) FROM trials t "
+            "WHERE t.search_id = :id AND t.num_trainable_params IS NOT NULL AND t.num_adapter_params IS NOT NULL"),
+            {"id": search_id}).all()
+        updates = []
+        for trial_id, placement, status, epochs, head_params, evaluations in rows:
+            try:
+                price = stored_price(config or {}, placement, int(head_params))
+            except Exception:  # noqa: BLE001 - an old or foreign config: the trial keeps NULLs
+                price = None
+            if price is None:
+                continue
+            values = price.metrics(epochs, int(evaluations), status in TESTED_STATUSES)
+            updates.append({"id": trial_id, "flops": values["inference_flops"], "cost": values["inference_cost"],
+                            "train": values.get("train_flops")})
+        if updates:
+            conn.execute(text("UPDATE trials SET inference_flops = :flops, inference_cost = :cost, "
+                              "train_flops = :train WHERE id = :id"), updates)
 
 
 def _split_legacy_local_keys(conn) -> None:

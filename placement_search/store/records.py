@@ -171,6 +171,7 @@ def _utc(series: pd.Series) -> pd.Series:
 _FLOAT_COLUMNS = frozenset((
     *FLOAT_METRICS, *CURVE_FIELDS, "test_at_best_val", "val_accuracy_mean", "val_accuracy_std",
     "test_accuracy_mean", "test_accuracy_std", "best_val_accuracy_mean", "best_val_accuracy",
+    "wall_time_s_mean", "train_flops_mean",
 ))
 _NULLABLE_INT_COLUMNS = frozenset((*INT_METRICS, "reused_from", "num_samples"))
 _INT_COLUMNS = frozenset((

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: bumped when a table changes; older stores are migrated on open (migrations.py), newer ones refused
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SEARCH_STATUSES = ("running", "completed", "failed", "interrupted")
 #: completed: trained to the end; stopped: stopped early by a scheduler (metrics at the stop, no
@@ -42,8 +42,12 @@ SCORED_STATUSES = ("completed", "reused", "replayed")
 #: the scalar metrics a trial row stores (TrainResult.metrics() minus ``placement``)
 FLOAT_METRICS = (
     "val_accuracy", "best_val_accuracy", "test_accuracy", "val_loss", "test_loss", "train_loss",
-    "wall_time_s", "epochs",
+    "wall_time_s", "epochs", "inference_flops", "inference_cost", "train_flops",
 )
+#: what a trial's placement costs (DESIGN.md §13, placement/price.py): adapter weights and biases
+#: (``num_adapter_params``; the head is in ``num_trainable_params`` only), forward FLOPs per example
+#: and their ratio to the linear probe's, training wall time and FLOPs (evaluations included)
+COST_METRICS = ("num_adapter_params", "inference_flops", "inference_cost", "wall_time_s", "train_flops")
 INT_METRICS = ("num_trainable_params", "num_adapter_params", "steps")
 METRICS = FLOAT_METRICS + INT_METRICS
 #: one learning-curve point: its step and these values
@@ -142,6 +146,11 @@ class Trial(Base):
     wall_time_s: Mapped[float | None] = mapped_column(Float)
     #: epochs trained (fewer than the recipe's for a trial stopped early)
     epochs: Mapped[float | None] = mapped_column(Float)
+    #: forward FLOPs per example of the placed model, and that over the linear probe's (version 3)
+    inference_flops: Mapped[float | None] = mapped_column(Float)
+    inference_cost: Mapped[float | None] = mapped_column(Float)
+    #: FLOPs the trial's training and evaluations took (version 3)
+    train_flops: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     reused_from: Mapped[int | None] = mapped_column(ForeignKey("trials.id", ondelete="SET NULL"))
     node: Mapped[str | None] = mapped_column(String(255))

@@ -1,5 +1,5 @@
-"""Stores written by schema version 1 (the committed ground truths among them) open migrated, in
-place, with every trial, curve and score kept, and stay resumable."""
+"""Stores written by schema versions 1 and 2 (the committed ground truths among them) open migrated,
+in place, with every trial, curve and score kept, priced (version 3), and stay resumable."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pytest
 from placement_search.store import SCHEMA_VERSION, open_store
 from placement_search.store.migrations import legacy_label
 
-#: the committed ground truths as schema version 1 wrote them (frozen copies: the stores in
-#: analysis/results move on to newer versions as they are used)
+#: the committed ground truths as schema versions 1 and 2 wrote them (frozen copies: the stores in
+#: analysis/results move on to newer versions as they are used); v2_minilm_trec6 is v1_minilm_trec6
+#: migrated by the version-2 code
 V1 = Path(__file__).resolve().parent / "data"
-COMMITTED = sorted(V1.glob("v1_*.sqlite")) + sorted((V1.parents[2] / "analysis" / "results").glob("*.sqlite"))
+COMMITTED = sorted(V1.glob("v[0-9]_*.sqlite")) + sorted((V1.parents[2] / "analysis" / "results").glob("*.sqlite"))
 
 
 def _snapshot(source: Path, target: Path) -> None:
@@ -60,9 +61,18 @@ def test_committed_stores_migrate_with_nothing_lost(tmp_path, store_file):
     con.close()
     assert len(trials) == before["trials"] and (searches["trials_done"] > 0).all()
     if store_file.parent == V1:
-        assert old_version == "1"
+        assert old_version == store_file.name[1]
     done = trials[trials["status"] == "completed"]
     assert done["epochs"].notna().all()  # what each trial cost, from its curve
+    # the price of every trained trial, from its placement and its search's config (registered
+    # backbones): the linear probe costs exactly the frozen backbone, every adapter adds to it
+    priced = trials[trials["num_trainable_params"].notna()]
+    assert priced[["inference_flops", "inference_cost", "train_flops"]].notna().all().all()
+    probe = priced["placement"] == ""
+    assert (priced.loc[probe, "inference_cost"] == 1.0).all()
+    assert (priced.loc[~probe, "inference_cost"] > 1.0).all() and (priced["inference_cost"] < 2.01).all()  # 12->0 re-runs everything
+    recurrent = priced["n_recurrent"] > 0
+    assert priced.loc[recurrent, "inference_cost"].min() > priced.loc[~recurrent, "inference_cost"].max()
     con = sqlite3.connect(copy)
     assert con.execute("select count(*) from curves where epoch is null").fetchone()[0] == 0
     con.close()
