@@ -280,6 +280,44 @@ def bootstrap_spearman(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, n
     return rho, float(lo), float(hi)
 
 
+def snip_saliency(gt: GroundTruth) -> np.ndarray:
+    """SNIP-style saliency of each edge's adapter at its initialisation, one value per edge of
+    ``gt.space.edges``, from the preset's scoring batches (same seed, batch size and rows).
+
+    SNIP scores a weight by |theta * dL/dtheta|; an adapter's up-projection starts at zero, so that
+    product is 0 and the down-projection's gradient is 0 too. The usable form is the first-order
+    loss drop of one SGD step on the adapter, proportional to ||dL/dW_up||_F^2 with
+    dL/dW_up = s * phi(X_i W_down^T + b)^T D_j: a seeded rank-r projection of G_ij (so in
+    expectation over W_down it is ||G_ij||_F^2; the realised draw is what a trial starts from).
+    """
+    import torch
+
+    from placement_search.experiment import load_experiment
+    from placement_search.placement.adapter import Adapter
+    from placement_search.scoring import gradient_rows, make_head
+
+    cfg = gt.cfg
+    backbone, task = load_experiment(cfg)
+    backbone.freeze()
+    n, d = backbone.num_points, backbone.hidden_size
+    dtype = next(backbone.parameters()).dtype
+    head = make_head(d, task.num_classes, cfg.scoring.head_init, cfg.scoring.seed, dtype)
+    torch.manual_seed(cfg.training.seed)
+    adapter = Adapter.from_config(d, cfg.adapter).to(dtype)
+    gen = torch.Generator().manual_seed(cfg.scoring.seed)
+    batches = task.train.batches(cfg.scoring.batch_size, shuffle=True, generator=gen)
+    total = min(cfg.scoring.num_batches, math.ceil(len(task.train) / cfg.scoring.batch_size))
+    grad = torch.zeros(n, n, adapter.up.in_features, d, dtype=torch.float64)
+    with torch.no_grad():
+        for _, (inputs, labels) in zip(range(total), batches):
+            with torch.enable_grad():
+                X, D = gradient_rows(backbone, head, inputs, labels, cfg.scoring.pooling)
+            H = adapter.act(adapter.down(X.view(len(X), n, d)))  # (N, n, r)
+            grad += adapter.scale * torch.einsum("nir,njd->ijrd", H.double(), D.view(len(D), n, d).double())
+    norms = grad.flatten(2).norm(dim=-1)
+    return np.array([float(norms[e.source, e.destination]) for e in gt.space.edges])
+
+
 def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
     from placement_search.search.features import STRUCTURE_COLUMNS, structure_matrix
 
@@ -294,6 +332,7 @@ def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
         feats: dict[str, tuple[str, np.ndarray]] = {}
         for col in score_columns(frame):
             feats[col] = ("zero-cost score", frame[col].astype(float).to_numpy()[[table[e] for e in edges]])
+        feats["snip_saliency"] = ("zero-cost score", snip_saliency(gt))
         feats["epoch1_val_accuracy"] = ("low fidelity (1 epoch trained)", np.array([gt.epoch1.get(e, np.nan) for e in edges]))
         struct = structure_matrix(edges, gt.space.num_points)
         for i, col in enumerate(STRUCTURE_COLUMNS):

@@ -53,6 +53,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: .4em 0; }
 .muted { color: #666; font-size: 90%; }
 .figs { display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }
 .figs figure { margin: 0; flex: 1 1 460px; }
+.figs figure.wide { flex-basis: 100%; }
 figcaption { font-size: 90%; color: #555; }
 """
 
@@ -91,11 +92,14 @@ class _Page:
         link = f' <a href="{html.escape(name)}">CSV</a>'
         self.add(f'<p class="muted">{html.escape(caption)}{link}</p>{shown}')
 
-    def figure(self, fig, name: str, caption: str, csv_name: str | None = None) -> str:
+    def figure(self, fig, name: str, caption: str, csv_name: str | None = None, wide: bool = False) -> str:
+        """``wide``: a row of its own (the single-edge heatmap: an 81 x 81 map at half width has
+        5 px cells and 7 px labels)."""
         fig.savefig(self.out / name, dpi=110)
         self.files.append(name)
         data = f' (data: <a href="{html.escape(csv_name)}">{html.escape(csv_name)}</a>)' if csv_name else ""
-        return (f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
+        opening = '<figure class="wide">' if wide else "<figure>"
+        return (f'{opening}<img src="{html.escape(name)}" alt="{html.escape(caption)}">'
                 f"<figcaption>{html.escape(caption)}{data}</figcaption></figure>")
 
     def figures(self, items: list[str]) -> None:
@@ -174,7 +178,7 @@ def _benchmark_section(page: _Page, results: Results, key: str, n_boot: int) -> 
     breakdown = edge_type_breakdown(gt)
     figs = [page.figure(plot_heatmap(matrix, f"single-edge val accuracy ({key})"), p + "heatmap.png",
                         "Mean val accuracy of each single adapter (i → j); grey = not measured; "
-                        "the diagonal (sequential edges) is outlined.", p + "heatmap_val_accuracy.csv"),
+                        "the diagonal (sequential edges) is outlined.", p + "heatmap_val_accuracy.csv", wide=True),
             page.figure(plot_edge_type_box(gt), p + "edge_types.png", "Single-edge val accuracy by edge type.",
                         p + "ground_truth.csv")]
     page.figures(figs)

@@ -211,7 +211,7 @@ def test_analyze_writes_report(store_url, tmp_path, capsys):
                  "bench-a_scores_score-a_rank_vs_accuracy.png", "bench-b_heatmap.png"):
         assert (out / name).stat().st_size > 1000 and name in page
     for name in ("searches.csv", "bench-a_ground_truth.csv", "bench-a_heatmap_val_accuracy.csv",
-                 "bench-a_edge_types.csv", "bench-a_scores_score-a_correlation.csv", "bench-a_regret_curves.csv",
+                 "bench-a_edge_types.csv", "bench-a_scores_score-a_correlation.csv", "bench-a_scores_score-a_proxies.csv", "bench-a_regret_curves.csv",
                  "bench-a_regret_summary.csv", "bench-a_trials_to_top5.csv", "cross_benchmark.csv", "transfer_regret.csv",
                  "bench-a_regret_compute_summary.csv", "bench-a_compute_to_target.csv"):
         assert len(pd.read_csv(out / name)) > 0
