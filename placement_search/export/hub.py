@@ -72,10 +72,18 @@ the network twice.
 """
 
 
+#: state-dict entries no backbone computation reads: left out of the digest, since a checkpoint
+#: without them (a BERT saved without its pooler) gets fresh random ones on every load
+UNUSED_WEIGHTS = re.compile(r"(^|\.)pooler\.")
+
+
 def weights_digest(module: nn.Module) -> str:
-    """SHA-256 over a module's state dict (names, dtypes, shapes and bytes, in name order)."""
+    """SHA-256 over a module's state dict (names, dtypes, shapes and bytes, in name order),
+    without :data:`UNUSED_WEIGHTS`."""
     digest = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
+        if UNUSED_WEIGHTS.search(name):
+            continue
         t = tensor.detach().cpu().contiguous().reshape(-1)
         digest.update(f"{name}|{t.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(t.view(torch.uint8).numpy())
@@ -260,7 +268,7 @@ class PlacedModelForClassification(
         save_directory = Path(save_directory)
         (save_directory / "config.json").write_text(json.dumps(self.config, indent=2, default=str) + "\n")
         save_file(trainable_state(self.placed), str(save_directory / WEIGHTS),
-                  metadata={"placement": self.config["placement"], "format": FORMAT})
+                  metadata={"format": "pt", "placement": self.config["placement"]})
         (save_directory / "placement.txt").write_text(self.config["placement"] + "\n")
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(str(save_directory))

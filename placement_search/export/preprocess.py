@@ -92,7 +92,7 @@ def prepare_images(spec: dict, items: Sequence) -> dict:
         if spec["resize"] == "pil":
             raw = prepare.pil_to_array([image], spec)
         else:  # the uint8 stack path: grayscale stays one channel, alpha is dropped, torch resizes
-            raw = np.asarray(image if image.mode == "L" else image.convert("RGB"))[None]
+            raw = np.array(image if image.mode == "L" else image.convert("RGB"))[None]
         tensors.append(prepare.images_to_tensor(raw, spec))
     if not tensors:
         raise PlacementSearchError("no inputs to classify")

@@ -54,6 +54,22 @@ def flat_folder(root: Path) -> None:
         Image.fromarray(np.full((12, 12), 40 * i, dtype=np.uint8)).save(root / f"{i}.png")
 
 
+def image_export(root: Path) -> None:
+    """``exp/``: an exported (untrained) tiny-vit image model, as `placement-search export` writes it."""
+    from placement_search import PlacedModelForClassification
+    from placement_search.backbones import load_backbone
+    from placement_search.config import load_config
+    from placement_search.data.prepare import image_settings
+    from placement_search.placement.edges import Placement
+    from placement_search.placement.placed_model import PlacedModel
+
+    cfg = load_config(ROOT / VISION)
+    backbone = load_backbone(cfg.backbone)
+    spec = {**image_settings(backbone.input_spec(), cfg.task.image_size), "resize": "torch"}
+    model = PlacedModel(backbone, Placement.parse("1->2"), 4, cfg.adapter)
+    PlacedModelForClassification.from_trained(model, cfg, "abcd", spec).save_pretrained(root / "exp")
+
+
 @dataclass
 class Case:
     """One bad input: ``argv`` run in a folder holding ``files`` (name -> bytes) and ``setup``."""
@@ -137,6 +153,15 @@ CASES = [
     Case("broken-image", ["train", VISION, "-p", "empty", "--set", "task.name=imgs"],
          "broken.png cannot be read", "imgs/: 2 class folders of PNGs, one file not an image",
          setup=lambda d: png_folder(d / "imgs", broken="bee/broken.png")),
+    # ---- predict: an export folder and what it is asked to classify
+    Case("predict-missing-export", ["predict", "exported", "what is this"], "export folder exported does not exist"),
+    Case("predict-not-an-export", ["predict", "search_spaces", "what is this"],
+         "search_spaces is not a placement-search export (it has no config.json)"),
+    Case("predict-top-k", ["predict", "exp", "what is this", "--top-k", "0"], "--top-k must be at least 1, got 0"),
+    Case("predict-text-to-image-model", ["predict", "exp", "a photo of a cat"], "is not an image file (no such file)",
+         "exp/: an exported tiny-vit image model", setup=image_export),
+    Case("predict-not-an-image", ["predict", "exp", "notes.png"], "notes.png is not an image this model can read",
+         "exp/: an exported tiny-vit image model; notes.png: text", {"notes.png": b"hello"}, setup=image_export),
     # ---- store and service (the lead's part of issue 11)
     Case("store-url", ["list", "--store", "postgresql://u:p@[::1"], "malformed results store URL", lead=True),
     Case("store-typo", ["list", "--store", "typo.sqlite"], "no results store at", lead=True),
