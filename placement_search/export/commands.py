@@ -19,7 +19,7 @@ def add_commands(sub, handlers: dict) -> None:
     p = sub.add_parser("predict", help="classify raw texts or image files with an exported model")
     p.add_argument("export", help="export folder (written by `placement-search export`) or a hub repo id")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="texts (text models) or image file paths (image models)")
-    p.add_argument("--top-k", type=int, default=1, help="most probable labels to show per input")
+    p.add_argument("--top-k", type=int, default=1, help="most probable labels to show per input (at most all labels)")
     p.add_argument("--json", action="store_true", help="print JSON: [{input, predictions: [{label, probability}]}]")
     handlers["predict"] = cmd_predict
 
@@ -33,9 +33,13 @@ def cmd_export(args) -> None:
 
 
 def cmd_predict(args) -> None:
+    from placement_search.errors import PlacementSearchError
     from placement_search.export.hub import PlacedModelForClassification
 
     model = PlacedModelForClassification.from_pretrained(args.export)
+    if model.config["preprocessing"].get("text_pair"):
+        raise PlacementSearchError(f"{args.export} classifies text pairs and predict takes single texts; use "
+                                   "PlacedModelForClassification.predict(texts, pairs=second_texts) in Python")
     results = model.predict(args.inputs, top_k=args.top_k)
     if args.json:
         print(json.dumps([{"input": text, "predictions": [{"label": label, "probability": p} for label, p in preds]}

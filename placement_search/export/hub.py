@@ -19,6 +19,7 @@ another hub revision). Hugging Face backbones are pinned to the commit they were
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import re
@@ -93,7 +94,7 @@ def weights_digest(module: nn.Module) -> str:
 def backbone_source(name: str, backbone) -> dict[str, Any]:
     """Where the backbone's weights come from, with enough to get the same ones again."""
     from placement_search import __version__
-    from placement_search.backbones import backbone_entry, list_backbones
+    from placement_search.backbones import _seeded, backbone_entry, list_backbones
 
     source: dict[str, Any] = {"name": name}
     model = getattr(backbone, "model", None)
@@ -104,6 +105,8 @@ def backbone_source(name: str, backbone) -> dict[str, Any]:
         entry = backbone_entry(name)
         kind = "random init (seeded, built from a config in code)" if entry.tiny else "registered"
         source.update(kind=kind, package="placement-search", version=__version__, description=entry.description)
+        if entry.tiny:
+            source["seed"] = inspect.signature(_seeded).parameters["seed"].default
     elif name.startswith("hf:"):
         repo, _, pinned = name[3:].partition("@")
         revision = pinned or getattr(getattr(model, "config", None), "_commit_hash", None)
@@ -112,6 +115,9 @@ def backbone_source(name: str, backbone) -> dict[str, Any]:
         cfg = getattr(model, "pretrained_cfg", None) or {}
         source.update(kind="hub", library="timm", model=name[5:], hf_hub_id=cfg.get("hf_hub_id"),
                       timm_version=_version("timm"))
+    architecture = getattr(getattr(model, "config", None), "to_dict", None)
+    if architecture is not None:  # Hugging Face models: the config the weights belong to
+        source["architecture"] = {k: v for k, v in architecture().items() if not k.startswith("_")}
     source["weights_sha256"] = weights_digest(backbone)
     return source
 

