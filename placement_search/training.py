@@ -5,6 +5,11 @@ CPU (the backbone runs in eval mode, batch order and initialisation come from ``
 evaluates on validation every ``eval_every`` steps (default: once per epoch) so schedulers can stop
 bad placements early, and on test once at the end. Each evaluation can snapshot a :class:`TrainState`
 from which a retried trial continues exactly where the run stood.
+
+The linear probe (the empty placement) with ``training.prefix_cache`` on computes the frozen
+backbone's pooled features once per example (one backbone pass over the data, kept in memory and
+reused by later probe trials on the worker) and trains its head on them for every epoch: the same
+batches, optimizer and evaluations, the same numbers as running the backbone each time.
 """
 
 from __future__ import annotations
@@ -146,6 +151,54 @@ def cached_prefix(cfg: TrainingConfig, backbone: Backbone, task: TaskData, model
     return prefix
 
 
+class ProbeOnFeatures(nn.Module):
+    """The linear probe's forward on cached pooled features: ``(inputs, features) -> head(features)``."""
+
+    def __init__(self, model: PlacedModel):
+        super().__init__()
+        self.head = model.head
+
+    def forward(self, inputs: dict[str, torch.Tensor], features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+
+#: pooled features of the frozen backbone per (backbone, task split): a worker's later probe trials
+#: (other seeds, another head learning rate) reuse them; a few splits' worth, N x d each. Each entry
+#: keeps its backbone, so the backbone's id in the key cannot be reused while the entry lives.
+_FEATURES: dict[tuple, tuple[Backbone, torch.Tensor]] = {}
+_FEATURES_KEPT = 6
+
+
+@torch.no_grad()
+def pooled_features(model: PlacedModel, split: Split, batch_size: int, device: torch.device,
+                    trim: bool) -> torch.Tensor:
+    """The frozen backbone's pooled final representation of every example of ``split``: one pass."""
+    model.eval()
+    out = None
+    for idx in split.index_batches(batch_size, by_length=trim):
+        inputs, _ = split.take(idx, trim)
+        feats = model.features({k: v.to(device, non_blocking=True) for k, v in inputs.items()})
+        if out is None:
+            out = torch.empty((len(split), feats.shape[-1]), dtype=feats.dtype, device=device)
+        out[idx.to(device)] = feats
+    return out if out is not None else torch.empty((0, model.backbone.hidden_size), device=device)
+
+
+def cached_features(model: PlacedModel, task: TaskData, cfg: TrainingConfig, device: torch.device) -> PrefixFn:
+    """Batch slices of the pooled features of each split, computed on first use (module doc of
+    placement/price.py: the probe then costs one backbone pass over the data plus its head)."""
+    def features(name: str, split: Split, idx: torch.Tensor) -> torch.Tensor:
+        key = (id(model.backbone), task.fingerprint, name, str(device), cfg.trim_padding)
+        if key not in _FEATURES:
+            while len(_FEATURES) >= _FEATURES_KEPT:
+                _FEATURES.pop(next(iter(_FEATURES)))
+            _FEATURES[key] = model.backbone, pooled_features(model, split, cfg.eval_batch_size, device,
+                                                             cfg.trim_padding)
+        return _FEATURES[key][1][idx.to(device)]
+
+    return features
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, batch_size: int, device: torch.device,
              prefix: PrefixFn = no_prefix, name: str = "validation", trim: bool = False) -> tuple[float, float]:
@@ -235,21 +288,24 @@ def train_placement(
                           copy.deepcopy(scheduler.state_dict()), step, batch, epoch_rng.clone(), list(curve),
                           running.item(), running_n, elapsed_before + time.perf_counter() - start)
 
-    prefix = cached_prefix(tc, backbone, task, model, device)
+    if not placement and tc.prefix_cache:  # the linear probe: its head trains on pooled features computed once
+        net, prefix = ProbeOnFeatures(model), cached_features(model, task, tc, device)
+    else:
+        net, prefix = model, cached_prefix(tc, backbone, task, model, device)
     # On a CPU the work follows the tokens, so a batch of mixed lengths trains as its shorter and
     # longer part (each cut to its longest sequence); on a GPU one wider pass is cheaper.
-    split_by_length = tc.trim_padding and device.type == "cpu"
+    split_by_length = tc.trim_padding and device.type == "cpu" and net is model
     while step < total:
         gen.set_state(epoch_rng)
         batches = task.train.index_batches(tc.batch_size, shuffle=True, generator=gen)
         for idx in islice(batches, batch, None):
-            model.train()
+            net.train()
             optimizer.zero_grad(set_to_none=True)
             loss = torch.zeros((), dtype=torch.float64, device=device)
             for part in (task.train.length_groups(idx) if split_by_length else [idx]):
                 inputs, labels = task.train.take(part, tc.trim_padding)
                 inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
-                logits = model(inputs, prefix("train", task.train, part))
+                logits = net(inputs, prefix("train", task.train, part))
                 part_loss = nn.functional.cross_entropy(at_least_fp32(logits), labels.to(device, non_blocking=True),
                                                         reduction="sum") / len(idx)
                 part_loss.backward()  # gradients add up over the parts: the batch mean's gradient
@@ -267,7 +323,7 @@ def train_placement(
             if step % eval_every == 0 or step == total:
                 train_loss = running.item() / running_n
                 _check_finite(train_loss, step, placement)
-                val_acc, val_loss = evaluate(model, task.validation, tc.eval_batch_size, device, prefix,
+                val_acc, val_loss = evaluate(net, task.validation, tc.eval_batch_size, device, prefix,
                                             trim=tc.trim_padding)
                 point = EvalPoint(step, step / steps_per_epoch, train_loss, val_loss, val_acc,
                                   scheduler.get_last_lr()[-1])
@@ -281,7 +337,7 @@ def train_placement(
         else:  # the pass is over: the next one draws its order from the generator as it is now
             epoch_rng, batch = gen.get_state(), 0
 
-    test_acc, test_loss = evaluate(model, task.test, tc.eval_batch_size, device, prefix, "test", tc.trim_padding)
+    test_acc, test_loss = evaluate(net, task.test, tc.eval_batch_size, device, prefix, "test", tc.trim_padding)
     last = curve[-1]
     price = placement_price(cfg, backbone, task, placement).metrics(last.epoch, len(curve), tested=True)
     result = TrainResult(

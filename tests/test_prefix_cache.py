@@ -64,3 +64,41 @@ def test_trimmed_padding_trains_like_full_padding(placement):
                         ["task.max_length=64", "training.trim_padding=true", "training.prefix_cache=true"],
                         ["task.max_length=64", "training.trim_padding=false", "training.prefix_cache=false"],
                         rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("preset", ["tiny.yaml", "tiny_vision.yaml"])
+def test_linear_probe_runs_the_backbone_once_per_example(preset):
+    """The empty placement trains its head on pooled features computed in one backbone pass over
+    the data (float32, the presets' own dtype: the same numbers as the uncached path), and a later
+    probe trial on the same worker reuses them."""
+    from placement_search import training
+
+    cfg = load_config(ROOT / "search_spaces" / preset, ["training.epochs=3"])
+    backbone, task = load_experiment(cfg)
+    last = backbone.num_points - 1
+    examples: list[int] = []
+    original = backbone.sublayer
+
+    def counting(index, x, ctx):
+        if index == last:
+            examples.append(x.shape[0])
+        return original(index, x, ctx)
+
+    training._FEATURES.clear()
+    training.placement_price(cfg, backbone, task, "")  # its FLOP profile (one synthetic example) is kept
+    backbone.sublayer = counting
+    try:
+        cached, _ = train_placement(cfg, Placement.of([]), backbone, task)
+        assert sum(examples) == len(task.train) + len(task.validation) + len(task.test)
+        examples.clear()
+        again, _ = train_placement(cfg, Placement.of([]), backbone, task)
+        assert examples == [] and again.curve == cached.curve
+    finally:
+        del backbone.sublayer
+    cfg.training.prefix_cache = False
+    plain, _ = train_placement(cfg, Placement.of([]), backbone, task)
+    assert cached.val_accuracy == plain.val_accuracy and cached.test_accuracy == plain.test_accuracy
+    for p, q in zip(cached.curve, plain.curve, strict=True):
+        assert p.train_loss == pytest.approx(q.train_loss, rel=1e-5)
+        assert p.val_loss == pytest.approx(q.val_loss, rel=1e-5)
+    assert cached.train_flops < plain.train_flops
