@@ -46,9 +46,10 @@ INT_FLAGS = {
     "threads": (1, None),
     "port": (0, 65535),
     "top_k": (1, None),
+    "max_adapter_params": (1, None),
 }
 #: float flags: (smallest, largest, whether the largest is allowed)
-FLOAT_FLAGS = {"gamma": (0.0, 1.0, False)}
+FLOAT_FLAGS = {"gamma": (0.0, 1.0, False), "max_inference_cost": (1.0, math.inf, False)}
 
 
 def _flag(dest: str) -> str:
@@ -117,13 +118,19 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a placement search (Ray Tune or a local process pool), recording every trial")
     _add_config(p)
-    p.add_argument("--searcher", help="random, tpe, gga-tpe, exhaustive or baseline:NAME (default: search.searcher)")
+    p.add_argument("--searcher", help="prior-gp, random, tpe, gga-tpe, nsga2, exhaustive or baseline:NAME "
+                   "(default: search.searcher)")
     p.add_argument("--num-samples", type=int, help="number of trials (default: search.num_samples)")
     p.add_argument("--name", help="search name (default: <config name>-<searcher>-<time>)")
     p.add_argument("--store", help="results store: SQLite path or SQLAlchemy URL (default: search.store)")
     p.add_argument("--address", help="Ray cluster address (default: an embedded local Ray instance)")
     p.add_argument("--seed", type=int, help="searcher seed (default: search.seed)")
     p.add_argument("--max-concurrent", type=int, help="cap on trials running at once")
+    p.add_argument("--objectives", help="what to optimise: val_accuracy, then any of adapter_params, "
+                   "inference_cost (a Pareto front; searchers tpe, nsga2, gga-tpe, random)")
+    p.add_argument("--max-adapter-params", type=int, help="never train placements with more adapter parameters")
+    p.add_argument("--max-inference-cost", type=float,
+                   help="never train placements whose forward costs more than this times the linear probe's")
     p.add_argument("--replay", action="store_true",
                    help="look placements up in the stored exhaustive ground truth instead of training")
     p.add_argument("--train-missing", action="store_true",
@@ -315,7 +322,9 @@ def cmd_run(cfg, args) -> None:
                           address=args.address, replay=args.replay, train_missing=args.train_missing,
                           seed=base_seed + offset, max_concurrent=args.max_concurrent, runner=args.runner,
                           workers=args.workers, threads=args.threads, verbose=0 if args.replay_seeds > 1 else 1,
-                          dashboard=args.dashboard)
+                          dashboard=args.dashboard, max_adapter_params=args.max_adapter_params,
+                          max_inference_cost=args.max_inference_cost,
+                          objectives=args.objectives.split(",") if args.objectives else None)
         summary = run_search(cfg, opts)
         if args.replay_seeds == 1:
             print_summary(summary)

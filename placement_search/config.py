@@ -161,6 +161,9 @@ class SearchConfig:
     max_failures: retries of a failed trial (from its last checkpoint).
     gga_gammas / warm_starts: the GGA placements that seed gga-tpe (warm_starts null = a quarter
     of num_samples, at least 2).
+    objectives: what the search optimises: val_accuracy first, then optionally adapter_params and
+    inference_cost (minimised; DESIGN.md §13) for a Pareto front (search/objectives.py).
+    max_adapter_params / max_inference_cost: placements above these are never trained.
     """
 
     searcher: str = "prior-gp"
@@ -178,6 +181,13 @@ class SearchConfig:
     max_failures: int = 0
     gga_gammas: list[float] = field(default_factory=lambda: [0.6, 0.0, 0.3, 0.9])
     warm_starts: int | None = None
+    objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])
+    max_adapter_params: int | None = None
+    max_inference_cost: float | None = None
+
+
+#: what a search can optimise (search/objectives.py): accuracy, then the price of a placement
+OBJECTIVES = ("val_accuracy", "adapter_params", "inference_cost")
 
 
 @dataclass
@@ -305,7 +315,7 @@ _POSITIVE = {
     ("task", "validation_samples"), ("task", "test_samples"), ("adapter", "scale"),
     ("space", "k_max"), ("search", "num_samples"), ("search", "cpus_per_trial"),
     ("search", "max_concurrent"), ("search", "asha_grace_period"), ("search", "warm_starts"),
-    ("training", "prefix_cache_gb"),
+    ("training", "prefix_cache_gb"), ("search", "max_adapter_params"), ("search", "max_inference_cost"),
 }
 
 
@@ -406,6 +416,12 @@ def _validate(cfg: Config) -> None:
         )
     if not cfg.space.edge_types:
         raise PlacementSearchError("space.edge_types is empty; list at least one of: " + ", ".join(EDGE_TYPES))
+    objectives = cfg.search.objectives
+    bad = [o for o in objectives if o not in OBJECTIVES]
+    if bad or not objectives or objectives[0] != "val_accuracy" or len(set(objectives)) < len(objectives):
+        raise PlacementSearchError(
+            f"config key search.objectives is {','.join(objectives) or 'empty'}; write val_accuracy first, then "
+            f"any of {', '.join(OBJECTIVES[1:])}, each once (e.g. val_accuracy,adapter_params)")
     for key in ("validation_fraction", "test_fraction"):
         v = getattr(cfg.task, key)
         if not 0.0 < v < 1.0:

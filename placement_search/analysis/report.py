@@ -19,6 +19,7 @@ import pandas as pd
 from placement_search.analysis.correlation import cross_task_correlation, join_scores, rank_accuracy_correlation
 from placement_search.analysis.experiments import multi_adapter_table, seed_noise
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges, transfer_regret
+from placement_search.analysis.pareto import pareto_section
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
     DEFAULT_TRIAL_SD,
@@ -359,6 +360,7 @@ def write_report(
         page.add('<p class="muted">Every search: <a href="searches.csv">searches.csv</a></p>')
     for key in keys:
         _benchmark_section(page, results, key, n_boot)
+        pareto_section(page, results, key)  # multi-objective searches: fronts and hypervolumes
     _cross_task(page, results, keys, n_boot)
     body = "\n".join(page.parts)
     text = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

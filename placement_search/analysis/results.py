@@ -29,6 +29,8 @@ class Results:
     ground_truth: dict[str, pd.DataFrame] = field(default_factory=dict)
     score_sets: pd.DataFrame = field(default_factory=pd.DataFrame)
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: search name -> its search.objectives (several: a Pareto search, analysis/pareto.py)
+    objectives: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load_results(
@@ -58,7 +60,9 @@ def load_results(
         curve_frames = [store.curves_frame(name) for name in curve_searches]
         curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(
             columns=["search", "trial_id", "trial_key", "placement", "seed", "step"])
-        return Results(store.url, searches, trials, curves, benchmarks, ground_truth, score_sets, scores)
+        objectives = {name: list((store.get_search(name).config.get("search") or {}).get("objectives")
+                                 or ["val_accuracy"]) for name in searches["name"]}
+        return Results(store.url, searches, trials, curves, benchmarks, ground_truth, score_sets, scores, objectives)
     finally:
         store.close()
 

@@ -207,6 +207,8 @@ def uses_scores(searcher: str, num_points: int, cfg=None) -> bool:
     from placement_search.placement.edges import EdgeSpace
     from placement_search.search.searchers import make_searcher
 
+    if searcher == "nsga2":  # draws its first population at random (search/objectives.py)
+        return False
     cfg = config_from_dict((cfg or Config()).to_dict())
     cfg.space.k, cfg.space.k_max = 1, None
     space = EdgeSpace(num_points, tuple(cfg.space.edge_types))

@@ -11,6 +11,8 @@ calls ``suggest`` / ``on_trial_complete`` in-process), so a searcher behaves ide
                     priors (structure learned on other tasks' ground truths, the gradient-rank
                     scores) and learns from its trials how far to trust them; K > 1 warm-starts
                     from the single edges already measured
+    nsga2           Optuna's NSGA-II over the slot encoding; with tpe, gga-tpe and random it takes
+                    several objectives and price limits (search.objectives, search/objectives.py)
     exhaustive      every single edge of the space, for each training seed (the ground truth)
     baseline:NAME   one named placement (parallel-all, gga:3, ...) for each training seed
 
@@ -35,7 +37,7 @@ from placement_search.placement.selection import Scores, gga, resolve_placement
 from placement_search.search.encoding import DefineByRunSpace, encode_placement
 
 METRIC, MODE = "val_accuracy", "max"
-SEARCHERS = ("random", "tpe", "gga-tpe", "prior-gp", "exhaustive", "baseline:NAME")
+SEARCHERS = ("random", "tpe", "gga-tpe", "prior-gp", "nsga2", "exhaustive", "baseline:NAME")
 
 
 class _PickledState:
@@ -154,7 +156,7 @@ def make_tpe(
 
 def parse_searcher(name: str) -> str:
     """Reject unknown searcher names before any work starts."""
-    if name in ("random", "tpe", "gga-tpe", "prior-gp", "exhaustive") or name.startswith("baseline:") and len(name) > 9:
+    if name in ("random", "tpe", "gga-tpe", "prior-gp", "nsga2", "exhaustive") or name.startswith("baseline:") and len(name) > 9:
         return name
     raise PlacementSearchError(f"unknown searcher {name!r}; use one of: {', '.join(SEARCHERS)}")
 
@@ -178,6 +180,10 @@ def make_searcher(
     k_range = cfg.space.k_range
     if k_range[1] > len(space):
         raise PlacementSearchError(f"K={k_range[1]} is larger than the {len(space)} edges of the space; lower space.k")
+    from placement_search.search.objectives import is_priced_search, make_objective_searcher
+
+    if is_priced_search(cfg, name):  # several objectives, price limits or nsga2: search/objectives.py
+        return make_objective_searcher(name, cfg, space, num_samples, seed, scores), num_samples
     if name == "exhaustive":
         trials = [(str(Placement.of([e])), s) for s in seeds for e in space.edges]
         return PlacementListSearcher(trials), len(trials)

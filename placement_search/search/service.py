@@ -48,9 +48,14 @@ class RunOptions(RunnerOptions):
     #: tune, local or replay
     runner: str = "tune"
     replay: bool = False
+    #: search.objectives and the price limits (search/objectives.py)
+    objectives: list[str] | None = None
+    max_adapter_params: int | None = None
+    max_inference_cost: float | None = None
 
 
-_SEARCH_OVERRIDES = ("searcher", "num_samples", "seed", "store", "max_concurrent", "storage_path")
+_SEARCH_OVERRIDES = ("searcher", "num_samples", "seed", "store", "max_concurrent", "storage_path", "objectives",
+                     "max_adapter_params", "max_inference_cost")
 
 
 def fold_options(cfg: Config, opts: RunOptions) -> tuple[Config, str, RunnerOptions]:
@@ -60,6 +65,7 @@ def fold_options(cfg: Config, opts: RunOptions) -> tuple[Config, str, RunnerOpti
         value = getattr(opts, key)
         if value is not None:
             setattr(cfg.search, key, value)
+    cfg = config_from_dict(cfg.to_dict())  # the overrides are checked as the config's own values are
     runner = "replay" if opts.replay else opts.runner
     if runner not in RUNNERS:
         raise PlacementSearchError(f"unknown runner {runner!r}; use one of: {', '.join(RUNNERS)}")
