@@ -1,9 +1,10 @@
 """The ``placement-search`` command line.
 
-Every sub-command takes a config (a YAML file from search_spaces/) and ``--set section.key=value``
-overrides. Bad input exits with code 2 and one line ``error: ...`` naming the problem and the fix:
-argument errors too (argparse's usage block is left out; ``--help`` shows it), and every numeric
-flag of every sub-command is range-checked before a config is read, Ray starts or a store opens.
+Every sub-command takes a config (a YAML file, or the name of a shipped preset: ``presets`` lists
+them) and ``--set section.key=value`` overrides. Bad input exits with code 2 and one line
+``error: ...`` naming the problem and the fix: argument errors too (argparse's usage block is left
+out; ``--help`` shows it), and every numeric flag of every sub-command is range-checked before a
+config is read, Ray starts or a store opens.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def check_flags(args: argparse.Namespace) -> None:
 
 
 def _add_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="search-space YAML, e.g. search_spaces/minilm_trec6.yaml")
+    p.add_argument("config", help="search-space YAML or preset name, e.g. minilm_trec6 or my_space.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set training.epochs=1")
 
@@ -160,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--store", help="results store (default: runs/placement_search.sqlite)")
     p.add_argument("--top", type=int, default=15, help="rows of the trial table to show")
+
+    sub.add_parser("presets", help="list the shipped presets (a CONFIG argument takes their names)")
 
     for module in PLUGINS:
         try:
@@ -361,8 +364,16 @@ def cmd_show(args) -> None:
     print_summary(summarize(open_store(args.store, must_exist=True), args.name), top=args.top)
 
 
+def cmd_presets(args) -> None:
+    from placement_search.config import config_file, load_config, preset_names
+
+    for name in preset_names():
+        cfg = load_config(name)
+        print(f"{name:26} {cfg.backbone.name} x {cfg.task.name}  ({config_file(name).resolve()})")
+
+
 COMMANDS = {"space": cmd_space, "train": cmd_train, "score": cmd_score, "gga": cmd_gga, "run": cmd_run}
-NO_CONFIG = {"resume": cmd_resume, "list": cmd_list, "show": cmd_show}
+NO_CONFIG = {"resume": cmd_resume, "list": cmd_list, "show": cmd_show, "presets": cmd_presets}
 
 
 def main(argv: list[str] | None = None) -> int:

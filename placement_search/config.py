@@ -1,4 +1,4 @@
-"""The search configuration: one dataclass per section, loaded from a YAML file in search_spaces/.
+"""The search configuration: one dataclass per section, loaded from a YAML file or a shipped preset.
 
 Every key has a default, so a preset only says what differs. Unknown sections and keys (in the file
 or in a ``--set`` override), keys given twice and bad values raise :class:`PlacementSearchError`
@@ -452,11 +452,34 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     return cfg
 
 
+#: the presets that ship with the package: ``search_spaces/`` of a checkout, which
+#: ``placement_search/presets`` links to (a wheel holds the files themselves)
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def preset_names() -> list[str]:
+    """The names of the shipped presets (``minilm_trec6``, ``tiny``, ...)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def config_file(config: str | Path) -> Path:
+    """The YAML file of a CONFIG argument: a path, or the name of a shipped preset (``minilm_trec6``
+    or ``minilm_trec6.yaml``); a path that is a file wins over a preset of the same name."""
+    path = Path(config)
+    if path.is_file():
+        return path
+    name = path.name.removesuffix(".yaml")
+    if len(path.parts) == 1 and (PRESETS_DIR / f"{name}.yaml").is_file():
+        return PRESETS_DIR / f"{name}.yaml"
+    names = preset_names()
+    raise PlacementSearchError(
+        f"config file {path} does not exist and is not a preset;{_suggest(name, names)} presets: {', '.join(names)}")
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Load a YAML config; ``overrides`` are ``section.key=value`` strings (YAML-parsed values)."""
-    path = Path(path)
-    if not path.is_file():
-        raise PlacementSearchError(f"config file {path} does not exist; see search_spaces/ for presets")
+    """Load a YAML config (a path or a preset name, ``config_file``); ``overrides`` are
+    ``section.key=value`` strings (YAML-parsed values)."""
+    path = config_file(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

@@ -13,7 +13,7 @@ ADDRESS_HELP = ("the head's dashboard, e.g. http://127.0.0.1:8265 through a port
 
 def add_commands(subparsers, handlers: dict) -> None:
     p = subparsers.add_parser("submit", help="run a search on a Ray cluster as a Ray job named after the search")
-    p.add_argument("config", help="search-space YAML, e.g. search_spaces/minilm_trec6.yaml")
+    p.add_argument("config", help="search-space YAML or preset name, e.g. minilm_trec6 or my_space.yaml")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set search.storage_path=s3://bucket/tune")
     p.add_argument("--address", help=ADDRESS_HELP)

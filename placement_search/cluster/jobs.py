@@ -231,7 +231,7 @@ def build_submission(config: str, overrides: list[str], *, searcher: str | None 
                      name: str | None = None, store: str | None = None, seed: int | None = None,
                      max_concurrent: int | None = None, python: str = "python") -> Submission:
     """Validate the search locally and build the job's entrypoint and runtime environment."""
-    from placement_search.config import load_config
+    from placement_search.config import config_file, load_config
     from placement_search.search.searchers import parse_searcher
     from placement_search.search.service import _default_name, check_name
 
@@ -254,7 +254,7 @@ def build_submission(config: str, overrides: list[str], *, searcher: str | None 
               "`placement-search jobs`) will too; prefer a URL without it and PGPASSWORD or ~/.pgpass on the head",
               file=sys.stderr)
     root = project_root()
-    config_path = Path(config).resolve()
+    config_path = config_file(config).resolve()  # a path, or a shipped preset's file
     env_vars = {"RAY_AIR_NEW_OUTPUT": "0"}
     runtime_env: dict = {"env_vars": env_vars}
     if root is not None:

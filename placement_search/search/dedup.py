@@ -112,22 +112,26 @@ class DeduplicatingSearcher(Searcher):
             if key not in self.running:  # the first copy ended: reuse its metrics, or train if it failed
                 del self.held[index]
                 return self._hand_out(trial_id, inner_id, config, key)
+        inner_id, answered = trial_id, 0
         while True:
             if self.finished:  # the inner searcher is finished; held copies still get their trials
                 return Searcher.FINISHED if not self.held else None
-            config = self.searcher.suggest(trial_id)
+            config = self.searcher.suggest(inner_id)
             if config is None or config == Searcher.FINISHED:
                 self.finished = config == Searcher.FINISHED
                 return None if self.held else config
             key = self.key_of(config)
             if self.orphans.get(key):  # recorded before the driver died: answer from the store
                 result = self.orphans[key].pop()
-                self.searcher.on_trial_complete(trial_id, result=result, error=result is None)
+                self.searcher.on_trial_complete(inner_id, result=result, error=result is None)
+                # the inner searcher's next suggestion is a new trial of its own (Optuna keys by id)
+                answered += 1
+                inner_id = f"{trial_id}~stored{answered}"
                 continue
             if key in self.running:
-                self.held.append((trial_id, config, key))
+                self.held.append((inner_id, config, key))
                 return None
-            return self._hand_out(trial_id, trial_id, config, key)
+            return self._hand_out(trial_id, inner_id, config, key)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self.searcher.on_trial_result(self.inner_id.get(trial_id, trial_id), result)

@@ -133,10 +133,11 @@ def gga_warm_starts(scores: Scores, space: EdgeSpace, k_range: tuple[int, int], 
 
 def make_tpe(
     space: EdgeSpace, k_range: tuple[int, int], seed: int, num_samples: int, warm_starts: list[Placement] = (),
-    training_seed: int | None = None,
+    training_seed: int | None = None, study: tuple[str, str] | None = None,
 ) -> Searcher:
     """Optuna TPE through Ray Tune's OptunaSearch, define-by-run over the slot encoding; ``seed``
-    seeds the sampler, ``training_seed`` goes into every suggestion as its ``seed``."""
+    seeds the sampler, ``training_seed`` goes into every suggestion as its ``seed``. With ``study``
+    (results store URL, search name) the study is also kept beside the store (search/study.py)."""
     import optuna
     from ray.tune.search.optuna import OptunaSearch
 
@@ -145,13 +146,13 @@ def make_tpe(
     n_startup = max(len(warm_starts), min(10, max(2, num_samples // 4)))
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, multivariate=True, group=vary_k)
     points = [encode_placement(p, vary_k) for p in warm_starts]
-    return OptunaSearch(
-        space=DefineByRunSpace(space.num_points, k_range, training_seed),
-        metric=METRIC,
-        mode=MODE,
-        sampler=sampler,
-        points_to_evaluate=points or None,
-    )
+    settings = {"space": DefineByRunSpace(space.num_points, k_range, training_seed), "metric": METRIC, "mode": MODE,
+                "sampler": sampler, "points_to_evaluate": points or None}
+    if study is None:
+        return OptunaSearch(**settings)
+    from placement_search.search.study import PersistedOptunaSearch
+
+    return PersistedOptunaSearch(store_url=study[0], study_name=study[1], **settings)
 
 
 def parse_searcher(name: str) -> str:
@@ -169,11 +170,13 @@ def make_searcher(
     seed: int,
     scores: Callable[[], Scores],
     measured: Callable[[], Mapping[Edge, float]] | None = None,
+    study: tuple[str, str] | None = None,
 ) -> tuple[Searcher, int]:
     """The searcher for ``name`` and how many trials it will run (list searchers set their own).
 
     ``measured`` (optional) gives the single-edge validation accuracies this benchmark has already
-    measured; prior-gp warm-starts K > 1 searches from them.
+    measured; prior-gp warm-starts K > 1 searches from them. ``study`` (results store URL, search
+    name), for the Optuna searchers: keep the study beside the store (search/study.py).
     """
     parse_searcher(name)
     seeds = cfg.search.seeds or [cfg.training.seed]
@@ -201,4 +204,4 @@ def make_searcher(
     if name == "gga-tpe":
         count = cfg.search.warm_starts or max(2, num_samples // 4)
         warm = gga_warm_starts(scores(), space, k_range, cfg.search.gga_gammas, min(count, num_samples))
-    return make_tpe(space, k_range, seed, num_samples, warm, training_seed=seeds[0]), num_samples
+    return make_tpe(space, k_range, seed, num_samples, warm, training_seed=seeds[0], study=study), num_samples

@@ -150,7 +150,7 @@ def build_searcher(cfg: Config, store: ResultsStore, name: str, searcher_name: s
         return {Edge.parse(p): float(a) for p, a in zip(gt["placement"], gt["val_accuracy_mean"]) if pd.notna(a)}
 
     inner, n_trials = make_searcher(searcher_name, cfg, space, num_samples, seed, score_provider(cfg, store),
-                                    measured)
+                                    measured, study=(store.url, name))
     searcher = DeduplicatingSearcher(inner, space, cfg.training.seed, n_trials, store.url, name)
     return searcher, space, n_trials
 
@@ -212,6 +212,8 @@ def start_line(job: SearchJob, runner: str, experiment: str | None = None) -> st
         from placement_search.runners.tune import storage_root
 
         where = f"Tune folder {storage_root(job.cfg) / (experiment or job.name)}"
+    study = getattr(getattr(job.searcher, "searcher", None), "study_location", None)  # tpe, gga-tpe
+    where += f", {study}" if study else ""
     return (f"search {job.name}: {job.cfg.search.searcher}, {job.n_trials} trials, store {job.store.url}, {where}; "
             f"watch it with `placement-search show {job.name}"
             f"{'' if job.cfg.search.store is None else ' --store ' + job.store.url}`")

@@ -109,6 +109,7 @@ CASES = [
     Case("config-max-concurrent", ["space", TINY, "--set", "search.max_concurrent=-1"],
          "search.max_concurrent must be positive"),
     Case("missing-config", ["space", "missing.yaml"], "config file missing.yaml does not exist"),
+    Case("unknown-preset", ["run", "minilm_trec"], "is not a preset; did you mean 'minilm_trec6'? presets: "),
     # ---- command-line flags, checked before a config is read, Ray starts or a store opens
     Case("no-config-argument", ["space"], "the following arguments are required: config"),
     Case("unknown-flag", ["run", TINY, "--max-concurency", "2"], "unrecognized arguments: --max-concurency 2"),
