@@ -73,7 +73,12 @@ from placement_search.search.features import (  # noqa: E402
 from placement_search.search.surrogate import DEFAULT_PARAMS, PriorGPParams, PriorGPSearcher  # noqa: E402
 
 OUT = ROOT / "analysis/results/searcher_selection"
-DEFAULT_STORES = [ROOT / "analysis/results/minilm_trec6.sqlite", ROOT / "analysis/results/dinov2s_fashion.sqlite"]
+#: every committed store; one whose sweep is not complete yet is left out with a note
+DEFAULT_STORES = sorted((ROOT / "analysis/results").glob("*.sqlite"))
+
+
+class IncompleteSweep(Exception):
+    """A store's exhaustive sweep lacks single edges, so it cannot be replayed."""
 
 
 # ------------------------------------------------------------------------------ ground truths
@@ -138,7 +143,9 @@ def preset_for(benchmark: str) -> Config | None:
     return None
 
 
-def load_ground_truth(path: Path, tmp: Path) -> GroundTruth:
+def load_ground_truth(path: Path, tmp: Path, partial: bool = False) -> GroundTruth:
+    """The store's exhaustive sweep as a GroundTruth; ``partial`` accepts a sweep still missing
+    edges (for the proxy study, which correlates over the edges measured; replays need them all)."""
     from placement_search.store import open_store
     from placement_search.store.keys import score_key
 
@@ -152,15 +159,17 @@ def load_ground_truth(path: Path, tmp: Path) -> GroundTruth:
     if cfg is None:
         raise SystemExit(f"{path}: no preset in search_spaces/ has benchmark key {bk}")
     gt = store.ground_truth(bk)
+    if store.load_scores(score_key(cfg)) is None:  # computed into the temporary copy only
+        from placement_search.scoring import stored_or_computed_scores
+
+        stored_or_computed_scores(cfg, store)
     scores = store.load_scores(score_key(cfg))
-    if scores is None:
-        raise SystemExit(f"{path}: no score table under the preset's score key")
     n = int(max(gt["source"].max(), gt["destination"].max())) + 1
     space = EdgeSpace(n, tuple(cfg.space.edge_types))
     accuracy = {Edge(int(s), int(d)): float(a) for s, d, a in zip(gt["source"], gt["destination"], gt["val_accuracy_mean"], strict=True)}
     missing = [e for e in space.edges if e not in accuracy]
-    if missing:
-        raise SystemExit(f"{path}: the exhaustive sweep lacks {len(missing)} of {len(space)} single edges "
+    if missing and not partial:
+        raise IncompleteSweep(f"{path}: the exhaustive sweep lacks {len(missing)} of {len(space)} single edges "
                          f"(e.g. {missing[0]}); finish it first (replays need every edge)")
     trials = store.trials_frame()
     seed0 = dict(zip(gt["placement"], gt["val_accuracy_mean"], strict=True))
@@ -324,7 +333,8 @@ def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     for gt in gts:
-        edges = list(gt.space.edges)
+        measured = np.array([e in gt.accuracy for e in gt.space.edges])
+        edges = [e for e in gt.space.edges if e in gt.accuracy]
         acc = np.array([gt.accuracy[e] for e in edges])
         rec = np.array([e.is_recurrent for e in edges])
         frame = score_table_frame(gt.scores)
@@ -332,7 +342,7 @@ def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
         feats: dict[str, tuple[str, np.ndarray]] = {}
         for col in score_columns(frame):
             feats[col] = ("zero-cost score", frame[col].astype(float).to_numpy()[[table[e] for e in edges]])
-        feats["snip_saliency"] = ("zero-cost score", snip_saliency(gt))
+        feats["snip_saliency"] = ("zero-cost score", snip_saliency(gt)[measured])
         feats["epoch1_val_accuracy"] = ("low fidelity (1 epoch trained)", np.array([gt.epoch1.get(e, np.nan) for e in edges]))
         struct = structure_matrix(edges, gt.space.num_points)
         for i, col in enumerate(STRUCTURE_COLUMNS):
@@ -446,14 +456,30 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--only-ablation", action="store_true",
                     help="skip the proxy study and the grid: only the ablation of the shipped defaults (ablation.csv)")
+    ap.add_argument("--only-proxies", action="store_true",
+                    help="only the proxy study (proxy_spearman.csv); a sweep still in progress counts with its edges")
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rng = np.random.default_rng(0)
+    if args.only_proxies:
+        with tempfile.TemporaryDirectory() as tmp:
+            gts = [load_ground_truth(Path(p), Path(tmp), partial=True) for p in (args.store or DEFAULT_STORES)]
+        proxies = proxy_study(gts)
+        proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
+        print(proxies.pivot_table(index="feature", columns="store", values="spearman").round(3).to_string())
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        gts = [load_ground_truth(Path(p), Path(tmp)) for p in (args.store or DEFAULT_STORES)]
+        gts = []
+        for p in args.store or DEFAULT_STORES:
+            try:
+                gts.append(load_ground_truth(Path(p), Path(tmp)))
+            except IncompleteSweep as exc:
+                if args.store:
+                    raise SystemExit(f"error: {exc}") from None
+                print(f"left out: {exc}", flush=True)
     by_name = {g.name: g for g in gts}
     names = [g.name for g in gts]
     for g in gts:
