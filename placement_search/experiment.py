@@ -50,7 +50,22 @@ def clear_cache() -> None:
     _TASKS.clear()
 
 
+def num_points(cfg: BackboneConfig) -> int:
+    """The backbone's points (2L + 1). A timm name is answered from its architecture built on the
+    meta device (no weights: a replay at ViT-g/14 size would otherwise build a 1B-parameter model,
+    or download one, to learn its depth); other names load the backbone, memoised."""
+    prefix, _, arch = cfg.name.partition(":")
+    if _key(cfg) not in _BACKBONES and prefix in ("timm", "timm-random") and arch:
+        from placement_search.backbones.timm_vit import timm_random_model
+
+        try:
+            return 2 * len(timm_random_model(arch, device="meta").blocks) + 1
+        except Exception:  # noqa: BLE001 - an unknown name: loading it gives the user's error
+            pass
+    return cached_backbone(cfg).num_points
+
+
 def edge_space(cfg: Config) -> EdgeSpace:
     """The edges a search under ``cfg`` may use: its backbone's points, its allowed edge types.
-    The one place a config becomes an edge space (loads the backbone, memoised, to learn its depth)."""
-    return EdgeSpace(cached_backbone(cfg.backbone).num_points, tuple(cfg.space.edge_types))
+    The one place a config becomes an edge space (see ``num_points``)."""
+    return EdgeSpace(num_points(cfg.backbone), tuple(cfg.space.edge_types))

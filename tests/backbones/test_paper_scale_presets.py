@@ -59,3 +59,13 @@ def test_timm_random_loads_offline_seeded_and_frozen():
 def test_timm_random_unknown_architecture_is_one_line():
     with pytest.raises(PlacementSearchError, match="timm-random:vit_nonexistent could not be loaded"):
         load_backbone("timm-random:vit_nonexistent")
+
+
+def test_edge_space_of_a_timm_config_builds_no_weights():
+    from placement_search import experiment
+
+    cfg = load_config(PRESETS / "vit_g14_random_fashion.yaml")
+    experiment.clear_cache()
+    space = experiment.edge_space(cfg)
+    assert (space.num_points, len(space)) == (81, 6561)
+    assert not experiment._BACKBONES  # answered on the meta device: the 1B-parameter model was never built
