@@ -155,7 +155,10 @@ class SearchConfig:
     tasks' single-edge maps and the gradient-rank scores, is trusted as far as the trials confirm
     it), random, tpe, gga-tpe, exhaustive or baseline:NAME (NAME as in ``--placement``).
     seeds: training seeds each placement is trained with (several give the noise level).
-    scheduler: fifo (every trial runs to the end) or asha (stops weak placements early).
+    scheduler: asha (the default: Tune's ASHA stops weak placements after ``asha_grace_period``
+    epochs, so the search reaches a good placement on less compute) or fifo (every trial runs to
+    the end). Exhaustive sweeps, baselines and fixed placement lists always run to the end (they
+    are ground truth), and so does every trial of the local runner.
     store: results store (a SQLite path or an SQLAlchemy URL); default runs/placement_search.sqlite.
     storage_path: where Tune keeps experiment state and checkpoints (shared storage on clusters).
     max_failures: retries of a failed trial (from its last checkpoint).
@@ -173,7 +176,7 @@ class SearchConfig:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
-    scheduler: str = "fifo"
+    scheduler: str = "asha"
     asha_grace_period: int = 1
     asha_reduction_factor: int = 3
     store: str | None = None

@@ -70,6 +70,9 @@ class LocalPoolRunner:
             s.job.store.set_search_status(s.job.name, "running")
         device = jobs[0].cfg.training.device if jobs else "cpu"
         print(f"local runner: {workers} worker process(es) on {device}", flush=True)
+        if any(j.cfg.search.scheduler == "asha" for j in jobs):
+            print("local runner: no early stopping, every trial runs to the end (search.scheduler asha "
+                  "needs --runner tune)", flush=True)
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                  initargs=(self.options.threads,)) as pool:
             while True:

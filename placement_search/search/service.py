@@ -58,6 +58,12 @@ _SEARCH_OVERRIDES = ("searcher", "num_samples", "seed", "store", "max_concurrent
                      "max_adapter_params", "max_inference_cost")
 
 
+def runs_adaptively(searcher: str) -> bool:
+    """Whether a scheduler may stop this searcher's trials early: not an exhaustive sweep or a
+    baseline, whose every trial is a measurement to keep whole (ground truth, reference rows)."""
+    return searcher != "exhaustive" and not searcher.startswith("baseline:")
+
+
 def fold_options(cfg: Config, opts: RunOptions) -> tuple[Config, str, RunnerOptions]:
     """A copy of ``cfg`` with the options' search settings in it, the runner name and its options."""
     cfg = config_from_dict(cfg.to_dict())
@@ -66,6 +72,8 @@ def fold_options(cfg: Config, opts: RunOptions) -> tuple[Config, str, RunnerOpti
         if value is not None:
             setattr(cfg.search, key, value)
     cfg = config_from_dict(cfg.to_dict())  # the overrides are checked as the config's own values are
+    if not runs_adaptively(cfg.search.searcher):
+        cfg.search.scheduler = "fifo"
     runner = "replay" if opts.replay else opts.runner
     if runner not in RUNNERS:
         raise PlacementSearchError(f"unknown runner {runner!r}; use one of: {', '.join(RUNNERS)}")
@@ -258,7 +266,10 @@ def planned_search(store: ResultsStore, cfg: Config, name: str, searcher_label: 
     """A search over a fixed list of (placement, seed[, label]) trials, for scripts that plan their
     own trials (analysis/sweep_local.py, analysis/placement_experiments.py). Run again with the same
     name, it continues: the trials the store already holds count and are not run again.
-    ``searcher_label`` is stored as the search's searcher (``exhaustive`` makes it ground truth)."""
+    ``searcher_label`` is stored as the search's searcher (``exhaustive`` makes it ground truth).
+    Every trial runs to the end (a planned trial is a measurement, not a candidate)."""
+    cfg = config_from_dict(cfg.to_dict())
+    cfg.search.scheduler = "fifo"
     key = benchmark_key(cfg)
     check_name(name)
     if store.has_search(name):
