@@ -98,7 +98,7 @@ def plot_front(search: pd.DataFrame, baselines: pd.DataFrame, objective: str, ti
     import matplotlib.pyplot as plt
 
     cost, label = PRICES[objective]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
     singles = baselines[baselines["group"] == "single edges"]
     if len(singles):
         ax.scatter(singles[cost], singles["val_accuracy"], s=10, c="0.75", label="single edges (ground truth)")
@@ -113,7 +113,7 @@ def plot_front(search: pd.DataFrame, baselines: pd.DataFrame, objective: str, ti
     ax.set_xlabel(label)
     ax.set_ylabel("val accuracy")
     ax.set_title(title)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
