@@ -181,8 +181,6 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
     """Run one search to the end and return its summary (see module doc)."""
     cfg, runner, runner_options = fold_options(cfg, opts or RunOptions())
     searcher_name = parse_searcher(cfg.search.searcher)
-    if cfg.search.num_samples < 1:
-        raise PlacementSearchError(f"--num-samples must be at least 1, got {cfg.search.num_samples}")
     name = check_name((opts and opts.name) or _default_name(cfg, searcher_name))
     runtime = cfg
     if runner != "replay":  # a task the workers could not load fails here, before anything is written

@@ -113,7 +113,7 @@ def test_duplicate_placements_are_trained_once(ray_instance, tmp_path):
     "kw, fragment",
     [
         ({"searcher": "grid"}, "unknown searcher 'grid'"),
-        ({"searcher": "random", "num_samples": 0}, "--num-samples must be at least 1"),
+        ({"searcher": "random", "num_samples": 0}, "search.num_samples must be positive"),
         ({"searcher": "random", "replay": True}, "no exhaustive ground truth"),
     ],
 )
