@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="skip the proxy study and the grid: only the ablation of the shipped defaults (ablation.csv)")
     ap.add_argument("--only-proxies", action="store_true",
                     help="only the proxy study (proxy_spearman.csv); a sweep still in progress counts with its edges")
+    ap.add_argument("--only-prior", action="store_true",
+                    help="skip the studies: only regenerate placement_search/search/transfer_prior.py")
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
@@ -480,6 +482,9 @@ def main(argv: list[str] | None = None) -> None:
                 if args.store:
                     raise SystemExit(f"error: {exc}") from None
                 print(f"left out: {exc}", flush=True)
+    if args.only_prior:
+        write_prior(gts)
+        return
     by_name = {g.name: g for g in gts}
     names = [g.name for g in gts]
     for g in gts:
