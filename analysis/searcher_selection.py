@@ -305,24 +305,16 @@ def snip_saliency(gt: GroundTruth) -> np.ndarray:
 
     from placement_search.experiment import load_experiment
     from placement_search.placement.adapter import Adapter
-    from placement_search.scoring import gradient_rows, make_head
+    from placement_search.scoring import scoring_rows
 
     cfg = gt.cfg
     backbone, task = load_experiment(cfg)
-    backbone.freeze()
     n, d = backbone.num_points, backbone.hidden_size
-    dtype = next(backbone.parameters()).dtype
-    head = make_head(d, task.num_classes, cfg.scoring.head_init, cfg.scoring.seed, dtype)
     torch.manual_seed(cfg.training.seed)
-    adapter = Adapter.from_config(d, cfg.adapter).to(dtype)
-    gen = torch.Generator().manual_seed(cfg.scoring.seed)
-    batches = task.train.batches(cfg.scoring.batch_size, shuffle=True, generator=gen)
-    total = min(cfg.scoring.num_batches, math.ceil(len(task.train) / cfg.scoring.batch_size))
+    adapter = Adapter.from_config(d, cfg.adapter).to(next(backbone.parameters()).dtype)
     grad = torch.zeros(n, n, adapter.up.in_features, d, dtype=torch.float64)
-    with torch.no_grad():
-        for _, (inputs, labels) in zip(range(total), batches):
-            with torch.enable_grad():
-                X, D = gradient_rows(backbone, head, inputs, labels, cfg.scoring.pooling)
+    for X, D in scoring_rows(backbone, task.train, task.num_classes, cfg.scoring, progress=False):
+        with torch.no_grad():
             H = adapter.act(adapter.down(X.view(len(X), n, d)))  # (N, n, r)
             grad += adapter.scale * torch.einsum("nir,njd->ijrd", H.double(), D.view(len(D), n, d).double())
     norms = grad.flatten(2).norm(dim=-1)

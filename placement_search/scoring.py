@@ -28,7 +28,7 @@ Two ways to the spectra (``score_edges(spectra=...)``):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -258,6 +258,27 @@ def edge_spectra(
     return out
 
 
+def scoring_rows(
+    backbone: Backbone, split: Split, num_classes: int, cfg: ScoringConfig, progress: bool = True
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The rows X and D of each of the config's seeded scoring batches, through the seeded fresh
+    head: what the edge scores (and any other per-edge gradient statistic) are computed from."""
+    backbone.freeze()
+    dtype = next(backbone.parameters()).dtype
+    device = next(backbone.parameters()).device
+    head = make_head(backbone.hidden_size, num_classes, cfg.head_init, cfg.seed, dtype).to(device)
+    for p in head.parameters():
+        p.requires_grad_(False)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    batches = split.batches(cfg.batch_size, shuffle=True, generator=gen)
+    total = min(cfg.num_batches, math.ceil(len(split) / cfg.batch_size))
+    for _, (inputs, labels) in zip(
+        range(total), tqdm(batches, total=total, desc="scoring batches", unit="batch", disable=not progress)
+    ):
+        inputs = {k: v.to(device) for k, v in inputs.items()}
+        yield gradient_rows(backbone, head, inputs, labels.to(device), cfg.pooling)
+
+
 def score_edges(
     backbone: Backbone,
     split: Split,
@@ -274,24 +295,11 @@ def score_edges(
     if spectra not in SPECTRA_METHODS:
         raise ValueError(f"spectra method {spectra!r}; use one of {', '.join(SPECTRA_METHODS)}")
     cfg = cfg or ScoringConfig()
-    backbone.freeze()
-    dtype = next(backbone.parameters()).dtype
-    device = next(backbone.parameters()).device
-    head = make_head(backbone.hidden_size, num_classes, cfg.head_init, cfg.seed, dtype).to(device)
-    for p in head.parameters():
-        p.requires_grad_(False)
     n, d = backbone.num_points, backbone.hidden_size
-    gen = torch.Generator().manual_seed(cfg.seed)
-    batches = split.batches(cfg.batch_size, shuffle=True, generator=gen)
-    total = min(cfg.num_batches, math.ceil(len(split) / cfg.batch_size))
     G: torch.Tensor | None = None  # X^T D so far: the reference way, or rows folded in
     xs: list[torch.Tensor] = []
     ds: list[torch.Tensor] = []
-    for _, (inputs, labels) in zip(
-        range(total), tqdm(batches, total=total, desc="scoring batches", unit="batch", disable=not progress)
-    ):
-        inputs = {k: v.to(device) for k, v in inputs.items()}
-        X, D = gradient_rows(backbone, head, inputs, labels.to(device), cfg.pooling)
+    for X, D in scoring_rows(backbone, split, num_classes, cfg, progress):
         xs.append(X)
         ds.append(D)
         if spectra == "reference" or (spectra == "auto" and sum(len(x) for x in xs) > FOLD_FRACTION * n * d):
