@@ -22,6 +22,10 @@ infeasible placements are never trained: a suggestion over a limit is told to th
 straight away as an infeasible trial (val accuracy 0, its real price) and the inner searcher is
 asked again. Every result the inner searcher gets is completed with the placement's price, so
 replay over a store that lacks the price columns still gives every objective.
+
+Given ``study`` (results store URL, search name), the Optuna searchers keep their study beside
+the results store as single-objective ``tpe`` does (search/study.py): a multi-objective study with
+the objectives' directions and, under limits, each trial's constraint values.
 """
 
 from __future__ import annotations
@@ -176,14 +180,26 @@ class ObjectiveSearcher(_PickledState, Searcher):
     def set_state(self, state: dict) -> None:
         self.__dict__.update(state)
 
+    def restore(self, checkpoint_path: str) -> None:
+        """Restore from ``save``; the stored study then follows the restored state (search/study.py).
+        Tune's own restore calls ``set_state`` here and then restores the inner searcher from its
+        checkpoint (``restore_from_dir``), which rewrites the study itself."""
+        super().restore(checkpoint_path)
+        rewrite = getattr(self.searcher, "rewrite_mirror", None)
+        if rewrite is not None:
+            rewrite()
+
 
 def make_objective_searcher(
     name: str, cfg: Config, space: EdgeSpace, num_samples: int, seed: int, scores: Callable[[], Scores],
-    pricer: Pricer | None = None,
+    pricer: Pricer | None = None, study: tuple[str, str] | None = None,
 ) -> ObjectiveSearcher:
-    """The searcher of a priced search (``is_priced_search``), wrapped in ``ObjectiveSearcher``."""
+    """The searcher of a priced search (``is_priced_search``), wrapped in ``ObjectiveSearcher``.
+    With ``study`` (results store URL, search name) the Optuna searchers keep their study beside
+    the store (search/study.py)."""
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+
+    from placement_search.search.study import make_optuna_search
 
     if name not in OBJECTIVE_SEARCHERS:
         raise PlacementSearchError(
@@ -217,9 +233,9 @@ def make_objective_searcher(
             n_startup = max(len(warm), min(10, max(2, num_samples // 4)))
             sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup, multivariate=True,
                                                  group=vary_k, constraints_func=constraints)
-    inner = OptunaSearch(space=DefineByRunSpace(space.num_points, k_range, training_seed), metric=metric, mode=mode,
-                         sampler=sampler, points_to_evaluate=[encode_placement(p, vary_k) for p in warm] or None)
-    return ObjectiveSearcher(inner, space, pricer)
+    settings = {"space": DefineByRunSpace(space.num_points, k_range, training_seed), "metric": metric, "mode": mode,
+                "sampler": sampler, "points_to_evaluate": [encode_placement(p, vary_k) for p in warm] or None}
+    return ObjectiveSearcher(make_optuna_search(study, **settings), space, pricer)
 
 
 __all__ = ["OBJECTIVE_METRICS", "OBJECTIVE_SEARCHERS", "ObjectiveSearcher", "OptunaConstraints", "Pricer",

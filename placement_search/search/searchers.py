@@ -139,7 +139,8 @@ def make_tpe(
     seeds the sampler, ``training_seed`` goes into every suggestion as its ``seed``. With ``study``
     (results store URL, search name) the study is also kept beside the store (search/study.py)."""
     import optuna
-    from ray.tune.search.optuna import OptunaSearch
+
+    from placement_search.search.study import make_optuna_search
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     vary_k = k_range[0] != k_range[1]
@@ -148,11 +149,7 @@ def make_tpe(
     points = [encode_placement(p, vary_k) for p in warm_starts]
     settings = {"space": DefineByRunSpace(space.num_points, k_range, training_seed), "metric": METRIC, "mode": MODE,
                 "sampler": sampler, "points_to_evaluate": points or None}
-    if study is None:
-        return OptunaSearch(**settings)
-    from placement_search.search.study import PersistedOptunaSearch
-
-    return PersistedOptunaSearch(store_url=study[0], study_name=study[1], **settings)
+    return make_optuna_search(study, **settings)
 
 
 def parse_searcher(name: str) -> str:
@@ -186,7 +183,7 @@ def make_searcher(
     from placement_search.search.objectives import is_priced_search, make_objective_searcher
 
     if is_priced_search(cfg, name):  # several objectives, price limits or nsga2: search/objectives.py
-        return make_objective_searcher(name, cfg, space, num_samples, seed, scores), num_samples
+        return make_objective_searcher(name, cfg, space, num_samples, seed, scores, study=study), num_samples
     if name == "exhaustive":
         trials = [(str(Placement.of([e])), s) for s in seeds for e in space.edges]
         return PlacementListSearcher(trials), len(trials)

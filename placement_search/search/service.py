@@ -218,7 +218,7 @@ def start_line(job: SearchJob, runner: str, experiment: str | None = None) -> st
         from placement_search.runners.tune import storage_root
 
         where = f"Tune folder {storage_root(job.cfg) / (experiment or job.name)}"
-    study = getattr(getattr(job.searcher, "searcher", None), "study_location", None)  # tpe, gga-tpe
+    study = getattr(getattr(job.searcher, "searcher", None), "study_location", None)  # tpe, gga-tpe, nsga2
     where += f", {study}" if study else ""
     return (f"search {job.name}: {job.cfg.search.searcher}, {job.n_trials} trials, store {job.store.url}, {where}; "
             f"watch it with `placement-search show {job.name}"

@@ -1,5 +1,7 @@
-"""The Optuna study of a ``tpe`` / ``gga-tpe`` search, kept in its own Optuna storage beside the
-results store so ``optuna-dashboard`` (or ``optuna.load_study``) can open it.
+"""The Optuna study of an Optuna-driven search (``tpe`` / ``gga-tpe``, and the priced searches of
+search/objectives.py: ``tpe`` / ``gga-tpe`` with several objectives or price limits, ``nsga2``),
+kept in its own Optuna storage beside the results store so ``optuna-dashboard`` (or
+``optuna.load_study``) can open it. The ``random`` searcher has no Optuna study and keeps none.
 
 Where it lives (``study_storage_url``), derived from the results store's URL because Optuna's
 tables (``studies``, ``trials``, ``alembic_version`` ...) clash with ours:
@@ -12,7 +14,13 @@ tables (``studies``, ``trials``, ``alembic_version`` ...) clash with ours:
 The study is named after the search. It records every trial the searcher was told about (one
 Optuna trial per finished trial: completed, reused, stopped, failed), with its parameters (the
 slot encoding of search/encoding.py), its value (``val_accuracy``) and its learning curve as
-intermediate values.
+intermediate values. A multi-objective search's study is a multi-objective Optuna study: one
+direction per objective (``val_accuracy`` maximised, ``num_adapter_params`` / ``inference_cost``
+minimised), the objectives' values per trial (no intermediate values: Optuna keeps none for
+several objectives), the metric names, and under price limits each trial's limit violations in
+the ``constraints`` system attribute, as Optuna's samplers store them, so ``study.best_trials``
+is the feasible Pareto front. A price-limited search's study also holds the placements drawn over
+a limit and never trained (told to the sampler as infeasible: val accuracy 0, their real price).
 
 The searcher itself keeps working on its in-memory study, which Tune pickles with the searcher
 exactly as before, so a restored search behaves as it did. The stored study is a mirror: written
@@ -24,6 +32,7 @@ the masked store URL; the password comes back through ``store.unmask`` when the 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
@@ -77,6 +86,14 @@ def open_study_storage(store_url: str):
     return storage
 
 
+def make_optuna_search(study: tuple[str, str] | None, **settings: Any) -> OptunaSearch:
+    """Ray Tune's ``OptunaSearch`` with ``settings``; given ``study`` (results store URL, search name),
+    one that keeps its study beside the store, where the store has a place for it (module doc)."""
+    if study is None or study_storage_url(study[0]) is None:
+        return OptunaSearch(**settings)
+    return PersistedOptunaSearch(store_url=study[0], study_name=study[1], **settings)
+
+
 class PersistedOptunaSearch(OptunaSearch):
     """Ray Tune's ``OptunaSearch`` whose finished trials are mirrored into a study named
     ``study_name`` in the study storage of the results store ``store_url`` (see the module doc)."""
@@ -84,7 +101,7 @@ class PersistedOptunaSearch(OptunaSearch):
     def __init__(self, *args: Any, store_url: str, study_name: str, **kwargs: Any):
         self._mirror_url, self._mirror_name, self._mirror = mask_url(store_url), study_name, None
         super().__init__(*args, **kwargs)
-        self._rewrite_mirror()
+        self.rewrite_mirror()
 
     @property
     def study_location(self) -> str:
@@ -98,14 +115,20 @@ class PersistedOptunaSearch(OptunaSearch):
             storage = open_study_storage(self._mirror_url)
             if fresh and self._mirror_name in optuna.get_all_study_names(storage):
                 optuna.delete_study(study_name=self._mirror_name, storage=storage)
-            self._mirror = optuna.create_study(storage=storage, study_name=self._mirror_name, load_if_exists=True,
-                                               direction="minimize" if self._mode == "min" else "maximize")
+            modes = self._mode if isinstance(self._mode, list) else [self._mode]
+            self._mirror = optuna.create_study(
+                storage=storage, study_name=self._mirror_name, load_if_exists=True,
+                directions=["minimize" if m == "min" else "maximize" for m in modes])
             self._mirror.set_user_attr("results_store", self._mirror_url)
             self._mirror.set_user_attr("metric", self._metric)
+            with warnings.catch_warnings():  # experimental since Optuna 3.2; optuna-dashboard labels axes with them
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self._mirror.set_metric_names(self._metric if isinstance(self._metric, list) else [self._metric])
         return self._mirror
 
-    def _rewrite_mirror(self) -> None:
-        """Make the stored study hold exactly the searcher's finished trials."""
+    def rewrite_mirror(self) -> None:
+        """Make the stored study hold exactly the searcher's finished trials (a wrapper that restores
+        this searcher by unpickling it, as ``ObjectiveSearcher`` does, calls this afterwards)."""
         study = self._mirror_study(fresh=True)
         if self._ot_study is not None:
             study.add_trials([t for t in self._ot_study.get_trials(deepcopy=False) if t.state.is_finished()])
@@ -133,4 +156,4 @@ class PersistedOptunaSearch(OptunaSearch):
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)  # updates __dict__ from the saved state
         self._mirror = None
-        self._rewrite_mirror()
+        self.rewrite_mirror()
