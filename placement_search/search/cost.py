@@ -198,11 +198,18 @@ def scoring_cost(table: CostTable) -> float:
     return float(table.scoring_epochs)
 
 
+class _ScoresRead(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised by ``uses_scores``'s score provider on its first call: the answer is known then, and
+    the rest of the build (prior-gp's 6,561 x 6,561 prior and its Cholesky factor: about 25 s)
+    is not needed. A BaseException, so that no ``except Exception`` on the way swallows it."""
+
+
 def uses_scores(searcher: str, num_points: int, cfg=None) -> bool:
     """Whether ``searcher`` reads the gradient-rank score table, so a search with it pays
     ``scoring_cost`` once: it is built (``make_searcher``, single edges) with a score provider that
-    notes being called and asked for one suggestion. A searcher that reads score tables some other
-    way says so with a truthy ``uses_scores`` attribute."""
+    notes being called and asked for one suggestion; the build stops at the provider's first call.
+    A searcher that reads score tables some other way says so with a truthy ``uses_scores``
+    attribute."""
     from placement_search.config import Config, config_from_dict
     from placement_search.placement.edges import EdgeSpace
     from placement_search.search.searchers import make_searcher
@@ -216,12 +223,15 @@ def uses_scores(searcher: str, num_points: int, cfg=None) -> bool:
 
     def scores() -> dict[Edge, float]:
         called.append(True)
-        return {e: float(e.source + e.destination) for e in space.edges}
+        raise _ScoresRead
 
-    inner, _ = make_searcher(searcher, cfg, space, 8, 0, scores)
-    if getattr(inner, "uses_scores", False):
+    try:
+        inner, _ = make_searcher(searcher, cfg, space, 8, 0, scores)
+        if getattr(inner, "uses_scores", False):
+            return True
+        inner.suggest("cost-probe")
+    except _ScoresRead:
         return True
-    inner.suggest("cost-probe")
     return bool(called) or bool(getattr(inner, "uses_scores", False))
 
 

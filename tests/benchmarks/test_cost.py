@@ -77,6 +77,9 @@ def test_measured_table_lookup(tmp_path):
 def test_uses_scores_probe():
     assert cost.uses_scores("gga-tpe", 5)
     assert not cost.uses_scores("random", 5) and not cost.uses_scores("tpe", 5)
+    # prior-gp reads the scores while it is built: the probe stops there (no 6,561 x 6,561 prior)
+    assert cost.uses_scores("prior-gp", 5) and cost.uses_scores("prior-gp", 81)
+    assert cost.uses_scores("baseline:top-k:1", 5) and not cost.uses_scores("baseline:first-k:1", 5)
 
 
 def run(script: str, *args: str, timeout: int = 600) -> str:
