@@ -27,13 +27,14 @@ What it does, in order (outputs under analysis/results/searcher_selection/):
    the training stores and targets (a), (b), of log(median compute / random's median compute)
    (issue 12's targets are per store and per target); re-run the best ``--short-list`` settings
    with ``--confirm-seeds`` seeds on the training stores (50-seed medians are noisy: a ratio of
-   0.48 at 50 seeds was 0.85 at 200) and keep the best of them by the same rule.
+   0.48 at 50 seeds was 0.85 at 200) and keep the best of them by the same rule. ``--jobs N``
+   replays in N processes.
 4. ``final_default.json`` and ``short_list.csv``: ONE setting for every task, chosen by the same
    rule over all ground truths (so its figures on the repo's stores are in-sample for the
    hyper-parameters; the LOO rows are not).
 6. ``ablation.csv``: the chosen defaults against the same without the transfer prior in the
-   mean and without the neighbourhood term (``--only-ablation`` runs just this, for the shipped
-   defaults).
+   mean, without the neighbourhood term, without the cost term, and with Thompson draws instead
+   of expected improvement (``--only-ablation`` runs just this, for the shipped defaults).
 5. ``searchers.csv``: random, gga-tpe and prior-gp (the final default; its transfer prior
    fitted leaving the store out) on each store: trials and compute to (a) and (b), median and
    IQR, ratio to random with a bootstrap 95 % interval.
@@ -109,26 +110,18 @@ class GroundTruth:
 
 
 def cost_function(cfg: Config, num_points: int):
-    """Relative epoch cost per placement: search/cost.py's table when it is there, else the
-    fallback the brief names (a recurrent edge 2, any other 1; scoring free)."""
-    try:
-        from placement_search.search import cost as cost_mod
+    """Relative epoch cost per placement (search/cost.py's table for the config), with the table's
+    description as ``note`` and one scoring pass as ``scoring``."""
+    from placement_search.search import cost as cost_mod
 
-        table = cost_mod.table_for_config(cfg, num_points)
+    table = cost_mod.table_for_config(cfg, num_points)
 
-        def f(placement: str) -> float:
-            return table.relative(placement)
+    def f(placement: str) -> float:
+        return table.relative(placement)
 
-        f.note = table.describe()
-        f.scoring = cost_mod.scoring_cost(table)
-        return f
-    except ImportError:
-        def g(placement: str) -> float:
-            return 2.0 if Placement.parse(placement).has_recurrent else 1.0
-
-        g.note = "fallback cost: recurrent placement 2, other 1 per epoch; scoring free"
-        g.scoring = 0.0
-        return g
+    f.note = table.describe()
+    f.scoring = cost_mod.scoring_cost(table)
+    return f
 
 
 def preset_for(benchmark: str) -> Config | None:
@@ -234,20 +227,20 @@ _CACHE: dict = {}
 
 def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seed: int) -> PriorGPSearcher:
     """prior-gp on ``gt`` with ``prior`` (fitted without ``gt``); the feature matrix, the transfer
-    prior's predictions and the GP's prior factor are computed once per store and setting."""
-    from placement_search.search.surrogate import EdgeModel
+    prior's predictions, the edge costs and the GP's prior factor are computed once per store and setting."""
+    from placement_search.search.surrogate import EdgeModel, edge_costs
 
     key = (gt.name, id(prior))
     if key not in _CACHE:
         _CACHE[key] = (EdgeFeatures.build(gt.space, gt.scores, ("rank",)),
-                       prior.predict(list(gt.space.edges), gt.space.num_points), prior)
-    feats, transfer, _ = _CACHE[key]
+                       prior.predict(list(gt.space.edges), gt.space.num_points), prior, edge_costs(gt.cfg, gt.space))
+    feats, transfer, _, costs = _CACHE[key]
     mkey = (gt.name, id(prior), params)
     if mkey not in _CACHE:
         _CACHE.clear() if len(_CACHE) > 64 else None
-        _CACHE[key] = (feats, transfer, prior)
+        _CACHE[key] = (feats, transfer, prior, costs)
         _CACHE[mkey] = EdgeModel(feats, transfer, params)
-    return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=_CACHE[mkey])
+    return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=_CACHE[mkey], costs=costs)
 
 
 def make_baseline(name: str, gt: GroundTruth, seed: int, budget: int):
@@ -363,16 +356,18 @@ def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------ LOO grid
 
-#: the grid: the prior's make-up (score weight next to the transfer prior), how strongly it sets
-#: the start, how far the data may revise it (trust_var: prior variance of the coefficients on the
-#: prior's components; struct_var: the neighbourhood term), and how far neighbours share
-#: (lengthscale); noise_var and gamma stay at their defaults
+#: the grid: how the next edge is picked (expected improvement per unit of cost: the cost's
+#: exponent, and the temperature of the draw among edges: 0 would be a deterministic argmax, whose
+#: figure on a store is one trajectory, not a median), and how strongly the transfer prior sets
+#: the start, and how much neighbouring edges share (struct_var; 0.01 is next to none: added
+#: after the first run's ablation showed dropping the term helped); trust_var, noise_var,
+#: score_weight, lengthscale and gamma stay at their defaults
 GRID = {
-    "score_weight": [0.0, 0.5, 1.5],
-    "prior_strength": [1.0, 2.0],
-    "trust_var": [0.5, 2.0],
-    "struct_var": [0.5, 1.5],
-    "lengthscale": [0.1, 0.2],
+    "acquisition": ["ei"],
+    "cost_exponent": [0.5, 1.0, 1.5],
+    "prior_strength": [0.5, 1.0, 2.0],
+    "temperature": [0.1, 0.3],
+    "struct_var": [0.01, 0.5, 1.5],
 }
 SETTING_KEYS = tuple(GRID)
 
@@ -382,7 +377,8 @@ def grid_settings() -> list[PriorGPParams]:
 
 
 def setting_id(p: PriorGPParams) -> str:
-    return ",".join(f"{k}={getattr(p, k):g}" for k in SETTING_KEYS)
+    return ",".join(f"{k}={getattr(p, k)}" if isinstance(getattr(p, k), str) else f"{k}={getattr(p, k):g}"
+                    for k in SETTING_KEYS)
 
 
 def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seeds: range, budget: int) -> list[dict]:
@@ -391,6 +387,30 @@ def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, s
 
 def run_baseline(name: str, gt: GroundTruth, seeds: range, budget: int) -> list[dict]:
     return [replay(make_baseline(name, gt, s, budget), gt, budget, name != "random") for s in seeds]
+
+
+_POOL_STATE: dict = {}
+
+
+def _pool_run(key: tuple[str, str, int]) -> tuple[tuple[str, str, int], list[dict]]:
+    sid, store, seeds = key
+    st = _POOL_STATE
+    return key, run_prior_gp(st["by_name"][store], st["priors"][store], st["settings"][sid], range(seeds), st["budget"])
+
+
+def _prefetch(runs: dict, keys: list[tuple[str, str, int]], by_name: dict, priors: dict, settings: dict,
+              budget: int, jobs: int) -> None:
+    """Replay every (setting, store, seeds) of ``keys`` into ``runs``, in ``jobs`` forked processes
+    (the ground truths hold closures, so the workers inherit them instead of unpickling them)."""
+    import multiprocessing
+
+    todo = [k for k in keys if k not in runs]
+    if jobs <= 1 or not todo:
+        return
+    _POOL_STATE.update(by_name=by_name, priors=priors, settings=settings, budget=budget)
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        for key, rows in pool.imap_unordered(_pool_run, todo):
+            runs[key] = pd.DataFrame(rows)
 
 
 TARGETS = ("compute_top5", "compute_noise")
@@ -426,7 +446,10 @@ def ablation(gts: list[GroundTruth], priors: dict, random_runs: dict, params: Pr
     rows = []
     variants = [("default", params),
                 ("no transfer prior in the mean (transfer_weight=0)", params.replace(transfer_weight=0.0)),
-                ("no neighbourhood term (struct_var=0.01)", params.replace(struct_var=0.01))]
+                ("no neighbourhood term (struct_var=0.01)", params.replace(struct_var=0.01)),
+                ("expected improvement without the cost term (cost_exponent=0)",
+                 params.replace(acquisition="ei", cost_exponent=0.0)),
+                ("a Thompson draw instead of expected improvement per cost", params.replace(acquisition="thompson"))]
     for label, p in variants:
         for g in gts:
             d = pd.DataFrame(run_prior_gp(g, priors[g.name], p, range(seeds), budget))
@@ -448,10 +471,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--gga-seeds", type=int, default=100, help="seeds for gga-tpe in the final table")
     ap.add_argument("--budget", type=int, default=100, help="trials per replay at most")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes for the grid's replays (default 1)")
     ap.add_argument("--only-ablation", action="store_true",
                     help="skip the proxy study and the grid: only the ablation of the shipped defaults (ablation.csv)")
     ap.add_argument("--only-proxies", action="store_true",
                     help="only the proxy study (proxy_spearman.csv); a sweep still in progress counts with its edges")
+    ap.add_argument("--no-proxies", action="store_true", help="skip the proxy study (keep proxy_spearman.csv as it is)")
     ap.add_argument("--only-prior", action="store_true",
                     help="skip the studies: only regenerate placement_search/search/transfer_prior.py")
     ap.add_argument("--write-prior", action="store_true",
@@ -493,9 +518,10 @@ def main(argv: list[str] | None = None) -> None:
         print(table.round(2).to_string(index=False))
         return
 
-    proxies = proxy_study(gts)
-    proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
-    print(proxies.pivot_table(index="feature", columns="store", values="spearman").round(3).to_string(), flush=True)
+    if not args.no_proxies:
+        proxies = proxy_study(gts)
+        proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
+        print(proxies.pivot_table(index="feature", columns="store", values="spearman").round(3).to_string(), flush=True)
 
     random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
     random_ref = {n: summarize(r.to_dict("records")) for n, r in random_runs.items()}
@@ -512,7 +538,9 @@ def main(argv: list[str] | None = None) -> None:
     def summaries(sid: str, stores: list[str], seeds: int) -> dict[str, dict]:
         return {s: summarize(get(sid, s, seeds).to_dict("records")) for s in stores}
 
-    # stage 1: the whole grid at --seeds seeds on every store
+    # stage 1: the whole grid at --seeds seeds on every store (--jobs worker processes)
+    _prefetch(runs, [(sid, g.name, args.seeds) for sid in settings for g in gts], by_name, priors, settings,
+              args.budget, args.jobs)
     grid_rows = []
     for i, (sid, params) in enumerate(settings.items()):
         for g in gts:
@@ -529,6 +557,8 @@ def main(argv: list[str] | None = None) -> None:
         return the best of it (ties: the setting id) and the short list."""
         ranked = sorted(settings, key=lambda sid: (criterion(summaries(sid, train, args.seeds), random_ref, train), sid))
         short = ranked[: args.short_list]
+        _prefetch(runs, [(sid, s, args.confirm_seeds) for sid in short for s in names], by_name, priors, settings,
+                  args.budget, args.jobs)
         best = min(short, key=lambda sid: (criterion(summaries(sid, train, args.confirm_seeds), random_ref, train), sid))
         return best, short
 

@@ -153,12 +153,16 @@ class SearchConfig:
 
     searcher: prior-gp (the default: a Gaussian process over edge features whose prior, from other
     tasks' single-edge maps and the gradient-rank scores, is trusted as far as the trials confirm
-    it), random, tpe, gga-tpe, exhaustive or baseline:NAME (NAME as in ``--placement``).
+    it; it tries the edge with the best expected improvement per unit of compute), random, tpe,
+    gga-tpe, nsga2, exhaustive or baseline:NAME (NAME as in ``--placement``).
     seeds: training seeds each placement is trained with (several give the noise level).
-    scheduler: asha (the default: Tune's ASHA stops weak placements after ``asha_grace_period``
-    epochs, so the search reaches a good placement on less compute) or fifo (every trial runs to
-    the end). Exhaustive sweeps, baselines and fixed placement lists always run to the end (they
-    are ground truth), and so does every trial of the local runner.
+    scheduler: fifo (the default: every trial runs to the end) or asha (Tune's ASHA stops weak
+    placements after ``asha_grace_period`` epochs). The default searcher reads each trial's final
+    accuracy: replayed on the ground truths, prior-gp with ASHA cost 2.75x random's compute to a
+    top-5 % edge on MiniLM x TREC-6 against 0.48x without (a stopped trial's one-epoch accuracy
+    reads as final, and a good slow starter is never tried again). Exhaustive sweeps, baselines and
+    fixed placement lists always run to the end (they are ground truth), and so does every trial
+    of the local runner.
     store: results store (a SQLite path or an SQLAlchemy URL); default runs/placement_search.sqlite.
     storage_path: where Tune keeps experiment state and checkpoints (shared storage on clusters).
     max_failures: retries of a failed trial (from its last checkpoint).
@@ -176,7 +180,7 @@ class SearchConfig:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
     max_concurrent: int | None = None
-    scheduler: str = "asha"
+    scheduler: str = "fifo"
     asha_grace_period: int = 1
     asha_reduction_factor: int = 3
     store: str | None = None

@@ -21,10 +21,23 @@ term over (source, destination, recurrent?) makes neighbouring edges perform ali
 measured edge raises its neighbours. Observed accuracies enter as normal scores (rank-based),
 so the same hyper-parameters serve tasks whose accuracies spread by 0.5 or 5 points.
 
-Suggestions are Thompson samples: one joint draw of y over the edges not yet suggested, and its
-argmax. Before any result arrives the draw is from the prior, so the first trials favour the
-prior's best region without all being its single best edge; the draws depend on the searcher's
-seed only (deterministic given it), and pending trials are never suggested twice.
+Single-edge suggestions (``acquisition``):
+
+- ``"ei"`` (the default): expected improvement per unit of compute. For each edge not yet
+  suggested, EI of its posterior over the best posterior mean among the tried edges, divided by
+  its relative cost per epoch (search/cost.py's measured table) to the power ``cost_exponent``:
+  Snoek et al. (2012)'s "EI per second". The cost matters because an edge's price varies 20x
+  (a recurrent edge re-runs the network from its destination, an edge into the last points
+  trains one sub-layer) and good edges are often the dear ones: the searcher pays for a dear
+  edge only when its chance of improving is worth it, and tries cheap edges early, which also
+  teaches it where the priors are wrong. The edge is drawn with probability proportional to
+  (EI / cost ** cost_exponent) ** (1 / temperature) (Gumbel-max), so the seed varies the
+  trajectory: at temperature 0 the searcher is deterministic and its figure on a ground truth is
+  one lucky or unlucky path instead of a median.
+- ``"thompson"``: one joint posterior draw of y over the edges not yet suggested, and its argmax.
+
+Both start from the prior (before any result, the posterior is the prior), depend on the seed
+only, and never suggest a pending edge twice.
 
 K > 1: a placement is K edges. Its warm starts are GGA (DESIGN.md §7) run on an edge utility
 built from the single edges this benchmark already measured (their accuracies, standardised)
@@ -34,14 +47,14 @@ with GGA's discount; a K-edge result updates the model as an observation of each
 with K times the noise variance.
 
 Hyper-parameters (``PriorGPParams``): one set for every task, chosen by
-``analysis/searcher_selection.py`` (a grid of 48 settings replayed on every ground truth with the
-transfer prior fitted without it; the worst log(median compute / random's) over ground truths
-and targets, short list re-run with 200 seeds; leave-one-ground-truth-out figures in
-analysis/results/searcher_selection/). The defaults start the gradient-rank score at weight 0 in
-the prior mean: tuned on DINOv2 alone (where the score predicts, Spearman 0.70) the selection
-trusts it and the held-out MiniLM search costs 2x random's compute; the chosen set instead
-learns the score's slope from the trials (trust_var 2) and leans on the transfer prior and the
-neighbourhood term.
+``analysis/searcher_selection.py`` (a grid over the cost exponent, the prior's strength, the
+draw's temperature and the neighbourhood term, replayed on every ground truth with the transfer
+prior fitted without it; ranked by the worst log(median compute / random's) over ground truths
+and targets, short list re-run with 100 seeds; leave-one-ground-truth-out figures in
+analysis/results/searcher_selection/). The chosen set leans on the transfer prior (strength
+2), learns the gradient-rank score's slope from the trials (score weight 0 in the prior mean,
+trust_var 2), has next to no neighbourhood term (it cost compute on every store in the ablation)
+and weighs cost by its square root.
 """
 
 from __future__ import annotations
@@ -62,20 +75,31 @@ class PriorGPParams:
 
     transfer_weight: float = 1.0  # weight of the transfer prior (structure learned on other tasks) in the prior mean
     score_weight: float = 0.0     # weight of the gradient-rank score in the prior mean (its slope is still learned)
-    prior_strength: float = 1.0   # how far the prior mean moves y before any trial
+    prior_strength: float = 2.0   # how far the prior mean moves y before any trial
     trust_var: float = 2.0        # prior variance of the slopes on the prior's components (transfer prior, score)
-    struct_var: float = 1.5       # variance of the structural (neighbourhood) GP term
+    struct_var: float = 0.01      # variance of the structural (neighbourhood) GP term
     lengthscale: float = 0.2      # Matern length scale over normalised source/destination
     noise_var: float = 1.0        # observation noise (training noise and model misfit)
     gamma: float = 0.6            # GGA distance discount for K > 1 picks
+    acquisition: str = "ei"       # K = 1 picks: "ei" (expected improvement per cost) or "thompson" (a posterior draw's argmax)
+    cost_exponent: float = 0.5    # "ei": maximise EI / relative cost per epoch ** cost_exponent (0: plain EI)
+    temperature: float = 0.1      # "ei": draw the edge with probability ∝ (EI / cost ** cost_exponent) ** (1 / temperature); 0: argmax
 
     def replace(self, **changes) -> PriorGPParams:
         return replace(self, **changes)
 
+    def __post_init__(self) -> None:
+        if self.acquisition not in ACQUISITIONS:
+            raise ValueError(f"prior-gp acquisition {self.acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
+
     @classmethod
-    def from_dict(cls, raw: Mapping[str, float]) -> PriorGPParams:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: float(v) for k, v in raw.items() if k in names})
+    def from_dict(cls, raw: Mapping[str, float | str]) -> PriorGPParams:
+        kinds = {f.name: f.type for f in fields(cls)}
+        return cls(**{k: (str(v) if kinds[k] == "str" else float(v)) for k, v in raw.items() if k in kinds})
+
+
+#: how prior-gp picks the next single edge (``PriorGPParams.acquisition``)
+ACQUISITIONS = ("thompson", "ei")
 
 
 DEFAULT_PARAMS = PriorGPParams()
@@ -150,11 +174,20 @@ class EdgeModel:
             * Columns(Matern([params.lengthscale, params.lengthscale, 1.0], fixed, nu=2.5), (2, 3, 4))
         )
 
-        # one Cholesky factor of the prior covariance over every edge, for prior draws; posterior
-        # draws condition them on the data by pathwise (Matheron) updates through the library GP
-        cov = self.kernel(self.X)
-        jitter = 1e-6 * max(1.0, float(np.mean(np.diag(cov))))
-        self.chol = np.linalg.cholesky(cov + jitter * np.eye(len(self.edges)))
+        self.prior_sd = np.sqrt(self.kernel.diag(self.X))
+        self._chol: np.ndarray | None = None
+
+    @property
+    def chol(self) -> np.ndarray:
+        """One Cholesky factor of the prior covariance over every edge, for joint prior draws
+        (Thompson picks, K > 1); posterior draws condition them on the data by pathwise (Matheron)
+        updates through the library GP. Built on first use: expected improvement never needs it,
+        and at 6,561 edges it takes seconds."""
+        if self._chol is None:
+            cov = self.kernel(self.X)
+            jitter = 1e-6 * max(1.0, float(np.mean(np.diag(cov))))
+            self._chol = np.linalg.cholesky(cov + jitter * np.eye(len(self.edges)))
+        return self._chol
 
     def prior_mean(self, idx: np.ndarray) -> np.ndarray:
         return self.params.prior_strength * self.mu0[idx]
@@ -179,6 +212,16 @@ class EdgeModel:
             return self.prior_mean(everything)
         gp, offset = self._condition(obs_idx, obs_z, obs_noise)
         return self.prior_mean(everything) - offset + gp.predict(self.X)
+
+    def posterior(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation of every edge's standardised utility."""
+        everything = np.arange(len(self.edges))
+        if not len(obs_idx):
+            return self.prior_mean(everything), self.prior_sd.copy()
+        gp, offset = self._condition(obs_idx, obs_z, obs_noise)
+        mean, sd = gp.predict(self.X, return_std=True)
+        return self.prior_mean(everything) - offset + mean, sd
 
     def draw(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float],
              candidates: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -227,7 +270,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
     def __init__(self, space: EdgeSpace, k_range: tuple[int, int], seed: int, training_seed: int,
                  features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams = DEFAULT_PARAMS,
                  measured: Mapping[Edge, float] | None = None, warm_gammas: Sequence[float] = (0.6, 0.0, 0.3, 0.9),
-                 warm_count: int = 0, model: EdgeModel | None = None):
+                 warm_count: int = 0, model: EdgeModel | None = None, costs: Sequence[float] | None = None):
         super().__init__(metric=_METRIC, mode=_MODE)
         if tuple(features.edges) != tuple(space.edges):
             raise ValueError("features must cover exactly the space's edges, in its order")
@@ -237,6 +280,11 @@ class PriorGPSearcher(_PickledState, _Searcher):
         # search state, so replays of many seeds can share one)
         self.model = model if model is not None else EdgeModel(features, transfer, params)
         self.rng = np.random.default_rng(seed)
+        # relative cost of one epoch on each edge (search/cost.py), for the "ei" acquisition's cost term
+        costs = np.ones(len(self.model.edges)) if costs is None else np.asarray(costs, float)
+        if costs.shape != (len(self.model.edges),) or not (np.isfinite(costs) & (costs > 0)).all():
+            raise ValueError("costs must give one positive cost per edge of the space")
+        self.log_costs = np.log(costs)
         self.seen: set[str] = set()
         self.pending: dict[str, str] = {}
         self.observations: list[tuple[tuple[int, ...], float]] = []
@@ -250,7 +298,11 @@ class PriorGPSearcher(_PickledState, _Searcher):
         if self.k_range[1] > 1 and warm_count > 0:
             from placement_search.search.searchers import gga_warm_starts
 
+            # the measured edges at their own (standardised) accuracy, the others at the posterior
+            # mean: the model's smooth fit must not hide a measured edge that beats its neighbours
             mean = self.model.posterior_mean(*self._observed())
+            if self.singles:
+                mean[[i for i, _ in self.singles]] = normal_scores([a for _, a in self.singles])
             positive = {e: float(v - mean.min() + 1e-6) for e, v in zip(self.model.edges, mean, strict=True)}
             lo = max(self.k_range[0], 2)
             starts = gga_warm_starts(positive, space, (lo, self.k_range[1]), list(warm_gammas), warm_count)
@@ -323,8 +375,13 @@ class PriorGPSearcher(_PickledState, _Searcher):
             free = np.asarray([i for i in range(len(self.model.edges)) if i not in taken], int)
             if len(free) == 0:
                 return None
-            sample = self.model.draw(obs_idx, obs_z, obs_noise, free, self.rng)
-            return str(Placement.of([self.model.edges[free[int(np.argmax(sample))]]]))
+            if self.params.acquisition == "ei":
+                utility = self._ei_per_cost(obs_idx, obs_z, obs_noise)[free]
+                if self.params.temperature > 0:  # Gumbel-max: a draw with probability ∝ exp(utility / temperature)
+                    utility = utility + self.params.temperature * self.rng.gumbel(size=len(free))
+            else:
+                utility = self.model.draw(obs_idx, obs_z, obs_noise, free, self.rng)
+            return str(Placement.of([self.model.edges[free[int(np.argmax(utility))]]]))
         everything = np.arange(len(self.model.edges))
         for _ in range(20):
             sample = self.model.draw(obs_idx, obs_z, obs_noise, everything, self.rng)
@@ -337,10 +394,35 @@ class PriorGPSearcher(_PickledState, _Searcher):
                 return text
         return None
 
+    def _ei_per_cost(self, obs_idx, obs_z, obs_noise) -> np.ndarray:
+        """log(expected improvement over the best posterior mean among tried edges) minus
+        ``cost_exponent`` x log(relative cost per epoch), for every edge: improvement per unit of
+        compute (Snoek et al. 2012's "EI per second"), so a cheap edge with a fair chance is tried
+        before an expensive one with the same chance. Deterministic given the observations."""
+        from scipy.stats import norm
+
+        mean, sd = self.model.posterior(obs_idx, obs_z, obs_noise)
+        best = float(np.max(mean[np.asarray(obs_idx, int)])) if len(obs_idx) else float(np.max(mean))
+        sd = np.maximum(sd, 1e-9)
+        z = (mean - best) / sd
+        # log EI, stable far into the lower tail: log(sd) + log(z Phi(z) + phi(z))
+        log_ei = np.log(sd) + np.where(z > -6, np.log(np.maximum(z * norm.cdf(z) + norm.pdf(z), 1e-300)),
+                                       norm.logpdf(z) - 2 * np.log(np.maximum(np.abs(z), 6.0)))
+        return log_ei - self.params.cost_exponent * self.log_costs
+
 
 def prior_task_name(backbone: str, task: str) -> str:
     """How the transfer prior names a source ground truth: ``backbone/task``."""
     return f"{backbone}/{task}"
+
+
+def edge_costs(cfg, space: EdgeSpace) -> np.ndarray:
+    """Relative cost of one epoch on each single edge of ``space`` (search/cost.py: measured for the
+    config's backbone when benchmarks/results/edge_cost.json has it, else the analytic model)."""
+    from placement_search.search.cost import table_for_config
+
+    table = table_for_config(cfg, space.num_points)
+    return np.asarray([table.relative(Placement.of([e])) for e in space.edges], float)
 
 
 def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, measured=None) -> PriorGPSearcher:
@@ -361,6 +443,6 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
         warm_count = min(num_samples, cfg.search.warm_starts or max(2, num_samples // 4))
         measured_map = measured() if callable(measured) else measured
     searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, DEFAULT_PARAMS, measured_map,
-                               cfg.search.gga_gammas, warm_count)
+                               cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space))
     searcher.uses_scores = True
     return searcher

@@ -1,5 +1,5 @@
-"""Which searches a scheduler may stop early: ASHA is the default for searches that look for a
-good placement; ground truth, baselines and planned placement lists always run to the end."""
+"""Which searches a scheduler may stop early: every trial runs to the end by default, ASHA when a
+search asks for it; ground truth, baselines and planned placement lists always run to the end."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from placement_search.search.service import RunOptions, fold_options, planned_se
 from placement_search.store import open_store
 
 
-def test_default_search_stops_weak_placements_early():
-    assert SearchConfig().scheduler == "asha"
+def test_default_search_runs_every_trial_to_the_end():
+    assert SearchConfig().scheduler == "fifo"
     cfg, _, _ = fold_options(Config(), RunOptions())
-    assert cfg.search.scheduler == "asha"
+    assert cfg.search.scheduler == "fifo"
 
 
 @pytest.mark.parametrize("searcher", ["exhaustive", "baseline:probe", "baseline:parallel-all"])
@@ -24,10 +24,10 @@ def test_ground_truth_and_baselines_run_every_trial_to_the_end(searcher):
 
 @pytest.mark.parametrize("searcher", ["random", "tpe", "gga-tpe", "prior-gp"])
 def test_searchers_keep_the_configured_scheduler(searcher):
-    assert fold_options(Config(), RunOptions(searcher=searcher))[0].search.scheduler == "asha"
-    fifo = Config()
-    fifo.search.scheduler = "fifo"
-    assert fold_options(fifo, RunOptions(searcher=searcher))[0].search.scheduler == "fifo"
+    assert fold_options(Config(), RunOptions(searcher=searcher))[0].search.scheduler == "fifo"
+    asha = Config()
+    asha.search.scheduler = "asha"
+    assert fold_options(asha, RunOptions(searcher=searcher))[0].search.scheduler == "asha"
 
 
 def test_planned_trials_run_to_the_end(tmp_path):

@@ -203,32 +203,37 @@ def percentile(acc: dict, e: Edge) -> float:
     return float(np.searchsorted(values, acc[e], side="right") / len(values))
 
 
-def prior_gp(space, scores, seed, prior_strength=1.0, trust_var=0.5):
-    """prior-gp whose prior is the scores alone (no transfer prior)."""
+def prior_gp(space, scores, seed, prior_strength=1.0, trust_var=0.5, acquisition="thompson"):
+    """prior-gp whose prior is the scores alone (no transfer prior), picking by Thompson draws
+    unless told otherwise (expected improvement has its own tests below)."""
     feats = EdgeFeatures.build(space, scores)
     params = DEFAULT_PARAMS.replace(transfer_weight=0.0, score_weight=1.0, prior_strength=prior_strength,
-                                    trust_var=trust_var)
+                                    trust_var=trust_var, acquisition=acquisition,
+                                    struct_var=1.5 if acquisition == "thompson" else DEFAULT_PARAMS.struct_var)
     return PriorGPSearcher(space, (1, 1), seed, 0, feats, np.zeros(len(space)), params)
 
 
-def test_the_prior_sets_the_first_trials():
+@pytest.mark.parametrize("acquisition", ["thompson", "ei"])
+def test_the_prior_sets_the_first_trials(acquisition):
     space, acc, scores = synthetic()
     by_score = sorted(space.edges, key=lambda e: -scores[e])
     top = set(by_score[: len(by_score) // 5])
     firsts = []
     for seed in range(20):
-        s = prior_gp(space, scores, seed, prior_strength=2.0)
+        s = prior_gp(space, scores, seed, prior_strength=2.0, acquisition=acquisition)
         firsts.append(Placement.parse(s.suggest("t0")["placement"]).edges[0])
     assert sum(e in top for e in firsts) >= 15  # the scores' top fifth, most of the time
-    assert len(set(firsts)) >= 2                # not one fixed edge: the draws depend on the seed
+    if acquisition == "thompson":
+        assert len(set(firsts)) >= 2            # not one fixed edge: the draws depend on the seed
 
 
-def test_a_misleading_prior_is_dropped_as_trials_contradict_it():
+@pytest.mark.parametrize("acquisition", ["thompson", "ei"])
+def test_a_misleading_prior_is_dropped_as_trials_contradict_it(acquisition):
     space, acc, scores = synthetic()
     early, late, found = [], [], []
     best = max(acc.values())
     for seed in range(12):
-        s = prior_gp(space, scores, seed)
+        s = prior_gp(space, scores, seed, acquisition=acquisition)
         runs = drive(s, space, lambda p: acc[p.edges[0]], 20)
         pct = [percentile(acc, p.edges[0]) for _, p in runs]
         early.append(np.mean(pct[:3]))
@@ -272,3 +277,96 @@ def test_the_searcher_object_itself_pickles():
     drive(searcher, space, lambda p: accuracy(p, table), 3)
     copy = pickle.loads(pickle.dumps(searcher))
     assert copy.suggest("next") == searcher.suggest("next")
+
+
+# ------------------------------------------------------------------ expected improvement per cost
+
+
+def ei_searcher(space, costs, seed=0, cost_exponent=1.0, temperature=0.0, scores=None, **params):
+    """prior-gp picking by expected improvement per unit cost, with a flat prior unless ``scores``."""
+    feats = EdgeFeatures.build(space, scores or {e: 0.0 for e in space.edges})
+    p = DEFAULT_PARAMS.replace(acquisition="ei", cost_exponent=cost_exponent, temperature=temperature,
+                               transfer_weight=0.0, score_weight=1.0 if scores else 0.0, **params)
+    return PriorGPSearcher(space, (1, 1), seed, 0, feats, np.zeros(len(space)), p, costs=costs)
+
+
+def first_edge(searcher) -> Edge:
+    return Placement.parse(searcher.suggest("t0")["placement"]).edges[0]
+
+
+def test_with_a_flat_prior_the_first_pick_is_the_cheapest_edge():
+    space = EdgeSpace(5)
+    costs = np.linspace(2.0, 0.5, len(space)) * np.random.default_rng(0).uniform(0.9, 1.1, len(space))
+    cheapest = space.edges[int(np.argmin(costs))]
+    assert first_edge(ei_searcher(space, costs)) == cheapest
+    # without the cost term every edge has the same expected improvement: the cost does not decide
+    plain = first_edge(ei_searcher(space, costs, cost_exponent=0.0))
+    assert plain == space.edges[0] != cheapest
+
+
+def test_cost_trades_against_the_chance_of_improving():
+    """A cheap edge the prior rates low loses to a dear edge the prior rates high when the cost
+    exponent is small, and wins when it is large."""
+    space = EdgeSpace(4)
+    scores = {e: float(i) for i, e in enumerate(space.edges)}  # the last edge is the prior's best
+    costs = np.ones(len(space))
+    costs[-1] = 4.0                                             # ... and the dearest
+    costs[-2] = 0.25                                            # its runner-up is the cheapest
+    greedy = first_edge(ei_searcher(space, costs, cost_exponent=0.0, scores=scores, prior_strength=2.0))
+    thrifty = first_edge(ei_searcher(space, costs, cost_exponent=2.0, scores=scores, prior_strength=2.0))
+    assert greedy == space.edges[-1]
+    assert thrifty == space.edges[-2]
+
+
+def test_log_expected_improvement_matches_the_closed_form():
+    from scipy.stats import norm
+
+    space = EdgeSpace(5)
+    s = ei_searcher(space, np.ones(len(space)), cost_exponent=0.0)
+    idx, z, noise = [0, 7, 13], [-1.0, 0.0, 1.0], [1.0, 1.0, 1.0]
+    mean, sd = s.model.posterior(idx, z, noise)
+    best = mean[idx].max()
+    u = (mean - best) / sd
+    expected = sd * (u * norm.cdf(u) + norm.pdf(u))
+    np.testing.assert_allclose(np.exp(s._ei_per_cost(idx, z, noise)), expected, rtol=1e-9, atol=1e-300)
+    # and it stays finite where the closed form underflows to 0
+    far = s._ei_per_cost(idx, [-40.0, 0.0, 40.0], [1e-4] * 3)
+    assert np.isfinite(far).all()
+
+
+def test_zero_temperature_is_deterministic_and_a_positive_one_draws_by_seed():
+    space, acc, scores = synthetic()
+    costs = np.ones(len(space))
+
+    def first_three(seed, temperature):
+        runs = drive(ei_searcher(space, costs, seed, temperature=temperature, scores=scores), space,
+                     lambda p: acc[p.edges[0]], 3)
+        return [str(p) for _, p in runs]
+
+    assert len({tuple(first_three(seed, 0.0)) for seed in range(5)}) == 1
+    drawn = {tuple(first_three(seed, 0.5)) for seed in range(8)}
+    assert len(drawn) >= 3
+    assert first_three(3, 0.5) == first_three(3, 0.5)
+
+
+def test_the_searcher_built_for_a_config_reads_its_edge_costs():
+    from placement_search.search.cost import table_for_config
+
+    space = EdgeSpace(5)
+    table = score_table(5)
+    cfg = config()
+    searcher, _ = make_searcher("prior-gp", cfg, space, 8, 0, lambda: table)
+    inner = searcher.searcher if hasattr(searcher, "searcher") else searcher
+    expected = [table_for_config(cfg, 5).relative(Placement.of([e])) for e in space.edges]
+    np.testing.assert_allclose(np.exp(inner.log_costs), expected)
+    assert np.ptp(expected) > 0  # the edges do cost differently
+
+
+def test_bad_costs_and_acquisitions_are_refused():
+    space = EdgeSpace(3)
+    with pytest.raises(ValueError, match="one positive cost per edge"):
+        ei_searcher(space, np.ones(len(space) - 1))
+    with pytest.raises(ValueError, match="one positive cost per edge"):
+        ei_searcher(space, np.zeros(len(space)))
+    with pytest.raises(ValueError, match="acquisition 'ucb'"):
+        DEFAULT_PARAMS.replace(acquisition="ucb")
