@@ -200,14 +200,14 @@ def scoring_cost(table: CostTable) -> float:
 
 class _ScoresRead(BaseException):  # noqa: N818 - a signal, not an error
     """Raised by ``uses_scores``'s score provider on its first call: the answer is known then, and
-    the rest of the build (prior-gp's 6,561 x 6,561 prior and its Cholesky factor: about 25 s)
-    is not needed. A BaseException, so that no ``except Exception`` on the way swallows it."""
+    the rest of the build (a searcher's model over every edge, seconds at 6,561 edges) is not
+    needed. A BaseException, so that no ``except Exception`` on the way swallows it."""
 
 
 def uses_scores(searcher: str, num_points: int, cfg=None) -> bool:
     """Whether ``searcher`` reads the gradient-rank score table, so a search with it pays
-    ``scoring_cost`` once: it is built (``make_searcher``, single edges) with a score provider that
-    notes being called and asked for one suggestion; the build stops at the provider's first call.
+    ``scoring_cost`` once: it is built (``make_searcher``, single edges) with a score provider and
+    asked for one suggestion; the provider's first call stops the build and answers yes.
     A searcher that reads score tables some other way says so with a truthy ``uses_scores``
     attribute."""
     from placement_search.config import Config, config_from_dict
@@ -219,20 +219,17 @@ def uses_scores(searcher: str, num_points: int, cfg=None) -> bool:
     cfg = config_from_dict((cfg or Config()).to_dict())
     cfg.space.k, cfg.space.k_max = 1, None
     space = EdgeSpace(num_points, tuple(cfg.space.edge_types))
-    called: list[bool] = []
 
     def scores() -> dict[Edge, float]:
-        called.append(True)
         raise _ScoresRead
 
     try:
         inner, _ = make_searcher(searcher, cfg, space, 8, 0, scores)
-        if getattr(inner, "uses_scores", False):
-            return True
-        inner.suggest("cost-probe")
+        if not getattr(inner, "uses_scores", False):
+            inner.suggest("cost-probe")
     except _ScoresRead:
         return True
-    return bool(called) or bool(getattr(inner, "uses_scores", False))
+    return bool(getattr(inner, "uses_scores", False))
 
 
 def search_overhead(searchers: Iterable[str], num_points: int, table: CostTable, cfg=None) -> dict[str, float]:

@@ -205,21 +205,16 @@ class EdgeModel:
                                       normalize_y=False)
         return gp.fit(self.X[oi], targets), offset
 
-    def posterior_mean(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float]) -> np.ndarray:
-        """Posterior mean utility of every edge."""
+    def posterior(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float],
+                  with_sd: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Posterior mean of every edge's standardised utility, and its standard deviation
+        (None unless ``with_sd``: the K > 1 warm starts need only the mean)."""
         everything = np.arange(len(self.edges))
         if not len(obs_idx):
-            return self.prior_mean(everything)
+            return self.prior_mean(everything), (self.prior_sd.copy() if with_sd else None)
         gp, offset = self._condition(obs_idx, obs_z, obs_noise)
-        return self.prior_mean(everything) - offset + gp.predict(self.X)
-
-    def posterior(self, obs_idx: Sequence[int], obs_z: Sequence[float], obs_noise: Sequence[float]
-                  ) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of every edge's standardised utility."""
-        everything = np.arange(len(self.edges))
-        if not len(obs_idx):
-            return self.prior_mean(everything), self.prior_sd.copy()
-        gp, offset = self._condition(obs_idx, obs_z, obs_noise)
+        if not with_sd:
+            return self.prior_mean(everything) - offset + gp.predict(self.X), None
         mean, sd = gp.predict(self.X, return_std=True)
         return self.prior_mean(everything) - offset + mean, sd
 
@@ -300,7 +295,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
 
             # the measured edges at their own (standardised) accuracy, the others at the posterior
             # mean: the model's smooth fit must not hide a measured edge that beats its neighbours
-            mean = self.model.posterior_mean(*self._observed())
+            mean, _ = self.model.posterior(*self._observed(), with_sd=False)
             if self.singles:
                 mean[[i for i, _ in self.singles]] = normal_scores([a for _, a in self.singles])
             positive = {e: float(v - mean.min() + 1e-6) for e, v in zip(self.model.edges, mean, strict=True)}
