@@ -4,6 +4,7 @@ zero-cost proxy study that chose its features.
     .venv/bin/python analysis/searcher_selection.py                 # proxy study, LOO grid, figures
     .venv/bin/python analysis/searcher_selection.py --seeds 10      # quicker look
     .venv/bin/python analysis/searcher_selection.py --write-prior   # also regenerate transfer_prior.py
+    .venv/bin/python analysis/searcher_selection.py --evaluate analysis/results/dinov2s_digits.sqlite
 
 Ground truths: every store given with ``--store`` (default: the repository's committed stores),
 each opened from a temporary copy (opening a store migrates it in place; the committed files are
@@ -32,12 +33,17 @@ What it does, in order (outputs under analysis/results/searcher_selection/):
 4. ``final_default.json`` and ``short_list.csv``: ONE setting for every task, chosen by the same
    rule over all ground truths (so its figures on the repo's stores are in-sample for the
    hyper-parameters; the LOO rows are not).
-6. ``ablation.csv``: the chosen defaults against the same without the transfer prior in the
-   mean, without the neighbourhood term, without the cost term, and with Thompson draws instead
-   of expected improvement (``--only-ablation`` runs just this, for the shipped defaults).
 5. ``searchers.csv``: random, gga-tpe and prior-gp (the final default; its transfer prior
    fitted leaving the store out) on each store: trials and compute to (a) and (b), median and
    IQR, ratio to random with a bootstrap 95 % interval.
+6. ``ablation.csv``: the chosen defaults against the same without the transfer prior in the
+   mean, without the neighbourhood term, without the cost term, and with Thompson draws instead
+   of expected improvement (``--only-ablation`` runs just this, for the shipped defaults).
+7. ``--evaluate STORE``: only the shipped defaults, random, tpe and gga-tpe on a ground truth that
+   chose nothing (``evaluate_<store>.csv``), with the transfer prior fitted on every complete
+   ground truth, as a user's search gets it. A stratified sweep (``sweep_local.py --every N``)
+   counts with its measured edges: a suggested edge that was not measured is skipped at no cost,
+   so the replay is a search of the measured edges.
 
 Noise sd per store: the sd of (seed-1 - seed-0) validation accuracy over the edges trained with
 both seeds, divided by sqrt 2. A seed that never reaches a target within ``--budget`` trials counts
@@ -50,7 +56,6 @@ import argparse
 import itertools
 import json
 import math
-import shutil
 import sys
 import tempfile
 import time
@@ -141,10 +146,10 @@ def load_ground_truth(path: Path, tmp: Path, partial: bool = False) -> GroundTru
     """The store's exhaustive sweep as a GroundTruth; ``partial`` accepts a sweep still missing
     edges (for the proxy study, which correlates over the edges measured; replays need them all)."""
     from placement_search.store import open_store
+    from placement_search.store.engine import sqlite_snapshot
     from placement_search.store.keys import score_key
 
-    copy = tmp / path.name
-    shutil.copy2(path, copy)
+    copy = sqlite_snapshot(path, tmp)
     store = open_store(copy, must_exist=True)
     searches = store.list_searches()
     sweep = searches[searches["searcher"] == "exhaustive"]
@@ -183,25 +188,35 @@ def load_ground_truth(path: Path, tmp: Path, partial: bool = False) -> GroundTru
 
 
 def replay(searcher, gt: GroundTruth, budget: int, uses_scores: bool) -> dict[str, float]:
-    """Drive a searcher against the ground truth; trials and compute until each target."""
+    """Drive a searcher against the ground truth; trials and compute until each target.
+
+    On a stratified sweep (``load_ground_truth(partial=True)``: only some edges measured) a
+    suggested edge that was not measured is skipped at no cost and reported as failed, which the
+    searchers treat as "never suggest again, learn nothing": the replay is a search of the
+    measured edges."""
     from ray.tune.search import Searcher
 
     spent = gt.scoring_cost() if uses_scores else 0.0
     out = {"trials_top5": math.inf, "compute_top5": math.inf, "trials_noise": math.inf, "compute_noise": math.inf}
-    for t in range(1, budget + 1):
-        config = searcher.suggest(f"t{t}")
+    t = 0
+    for asked in range(1, 5 * len(gt.space) + 1):  # skipped edges may come back from a searcher that forgets failures
+        config = searcher.suggest(f"t{asked}")
         if config is None or config == Searcher.FINISHED:
             break
         text = config["placement"] if "placement" in config else _slot_text(config, gt.space)
         p = Placement.parse(text)
+        if len(p) == 1 and p.edges[0] not in gt.accuracy:
+            searcher.on_trial_complete(f"t{asked}", error=True)
+            continue
+        t += 1
         acc = gt.accuracy[p.edges[0]] if len(p) == 1 else float("nan")
         spent += gt.epochs * gt.cost(text)
-        searcher.on_trial_complete(f"t{t}", result={"val_accuracy": acc})
+        searcher.on_trial_complete(f"t{asked}", result={"val_accuracy": acc})
         if acc >= gt.top5 and math.isinf(out["trials_top5"]):
             out["trials_top5"], out["compute_top5"] = t, spent
         if acc >= gt.near_best and math.isinf(out["trials_noise"]):
             out["trials_noise"], out["compute_noise"] = t, spent
-        if not math.isinf(out["trials_top5"]) and not math.isinf(out["trials_noise"]):
+        if (not math.isinf(out["trials_top5"]) and not math.isinf(out["trials_noise"])) or t >= budget:
             break
     return out
 
@@ -253,14 +268,18 @@ def make_baseline(name: str, gt: GroundTruth, seed: int, budget: int):
     return searcher
 
 
+_NEVER = 1e300
+
+
 def summarize(rows: list[dict]) -> dict[str, float]:
     df = pd.DataFrame(rows)
     out = {}
     for col in ("trials_top5", "compute_top5", "trials_noise", "compute_noise"):
         v = df[col].to_numpy(float)
-        q25, med, q75 = np.quantile(v, [0.25, 0.5, 0.75]) if np.isfinite(np.quantile(v, 0.75)) else (
-            np.quantile(v, 0.25), np.quantile(v, 0.5), math.inf)
-        out[f"{col}_median"], out[f"{col}_q25"], out[f"{col}_q75"] = float(med), float(q25), float(q75)
+        # "never" as a huge finite value, so that a quantile between a finite and a never is never, not NaN
+        q = np.quantile(np.where(np.isfinite(v), v, _NEVER), [0.25, 0.5, 0.75])
+        q25, med, q75 = (math.inf if x >= _NEVER / 2 else float(x) for x in q)
+        out[f"{col}_median"], out[f"{col}_q25"], out[f"{col}_q75"] = med, q25, q75
         out[f"{col}_found"] = float(np.isfinite(v).mean())
     return out
 
@@ -479,6 +498,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-proxies", action="store_true", help="skip the proxy study (keep proxy_spearman.csv as it is)")
     ap.add_argument("--only-prior", action="store_true",
                     help="skip the studies: only regenerate placement_search/search/transfer_prior.py")
+    ap.add_argument("--evaluate", action="append", type=Path, metavar="STORE",
+                    help="only replay the shipped defaults, random, tpe and gga-tpe on STORE (repeatable): a ground "
+                         "truth not used to choose anything; a stratified sweep counts with its measured edges "
+                         "(evaluate_<store>.csv)")
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
@@ -503,6 +526,9 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"left out: {exc}", flush=True)
     if args.only_prior:
         write_prior(gts)
+        return
+    if args.evaluate:
+        evaluate(args.evaluate, gts, args, rng)
         return
     by_name = {g.name: g for g in gts}
     names = [g.name for g in gts]
@@ -596,26 +622,12 @@ def main(argv: list[str] | None = None) -> None:
         "criterion_all": criterion(summaries(final, names, args.confirm_seeds), random_ref, names)}, indent=2) + "\n")
     print("final default:", final, flush=True)
 
-    table = []
-    for g in gts:
-        rows = {"random": random_runs[g.name],
-                "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),
-                "prior-gp": get(final, g.name, args.confirm_seeds)}
-        for name, r in rows.items():
-            entry = {"store": g.name, "searcher": name, "seeds": len(r), **summarize(r.to_dict("records"))}
-            for m in ("trials_top5", *TARGETS[:1], "trials_noise", *TARGETS[1:]):
-                ratio, lo, hi = ratio_ci(r, random_runs[g.name], m, rng)
-                entry.update({f"ratio_{m}": ratio, f"ratio_{m}_lo": lo, f"ratio_{m}_hi": hi})
-            entry["note"] = ("hyper-parameters chosen on all ground truths (in-sample); transfer prior fitted "
-                             "without this store" if name == "prior-gp" else "")
-            entry["cost_model"] = g.cost_note
-            table.append(entry)
-    out = pd.DataFrame(table)
+    note = "hyper-parameters chosen on all ground truths (in-sample); transfer prior fitted without this store"
+    out = pd.concat([searcher_rows(g, {"random": random_runs[g.name],
+                                       "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),
+                                       "prior-gp": get(final, g.name, args.confirm_seeds)}, rng, note) for g in gts])
     out.to_csv(args.out / "searchers.csv", index=False, float_format="%.4f")
-    show = ["store", "searcher", "seeds", "trials_top5_median", "compute_top5_median", "ratio_compute_top5",
-            "ratio_compute_top5_lo", "ratio_compute_top5_hi", "trials_noise_median", "compute_noise_median",
-            "ratio_compute_noise", "ratio_compute_noise_lo", "ratio_compute_noise_hi"]
-    print(out[show].round(2).to_string(index=False))
+    print(out[SHOWN].round(2).to_string(index=False))
     ablation(gts, priors, random_runs, final_params, args.confirm_seeds, args.budget, rng).to_csv(
         args.out / "ablation.csv", index=False, float_format="%.4f")
     if args.write_prior:
@@ -623,13 +635,52 @@ def main(argv: list[str] | None = None) -> None:
     print(f"done in {time.time() - t0:.0f}s; outputs in {args.out}")
 
 
+SHOWN = ["store", "searcher", "seeds", "trials_top5_median", "compute_top5_median", "ratio_compute_top5",
+         "ratio_compute_top5_lo", "ratio_compute_top5_hi", "trials_noise_median", "compute_noise_median",
+         "ratio_compute_noise", "ratio_compute_noise_lo", "ratio_compute_noise_hi"]
+
+
+def searcher_rows(g: GroundTruth, runs: dict[str, pd.DataFrame], rng: np.random.Generator, note: str) -> pd.DataFrame:
+    """One row per searcher on ``g``: medians, IQRs and ratios to ``runs["random"]`` with bootstrap CIs."""
+    table = []
+    for name, r in runs.items():
+        entry = {"store": g.name, "searcher": name, "seeds": len(r), **summarize(r.to_dict("records"))}
+        for m in ("trials_top5", *TARGETS[:1], "trials_noise", *TARGETS[1:]):
+            ratio, lo, hi = ratio_ci(r, runs["random"], m, rng)
+            entry.update({f"ratio_{m}": ratio, f"ratio_{m}_lo": lo, f"ratio_{m}_hi": hi})
+        entry["note"] = note if name == "prior-gp" else ""
+        entry["cost_model"] = g.cost_note
+        table.append(entry)
+    return pd.DataFrame(table)
+
+
+def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Generator) -> None:
+    """The shipped defaults on ground truths that chose nothing (a stratified sweep counts with its
+    measured edges): the transfer prior fitted on every other ground truth, as a user's search gets it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = [load_ground_truth(p, Path(tmp), partial=True) for p in stores]
+    for g in targets:
+        measured = f"{len(g.accuracy)} of {len(g.space)} single edges measured"
+        print(f"{g.name}: {measured}, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f}; cost: {g.cost_note}", flush=True)
+        prior = transfer_for(g, [o for o in gts if o.name != g.name])
+        runs = {"random": pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)),
+                "tpe": pd.DataFrame(run_baseline("tpe", g, range(args.gga_seeds), args.budget)),
+                "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),
+                "prior-gp": pd.DataFrame(run_prior_gp(g, prior, DEFAULT_PARAMS, range(args.confirm_seeds), args.budget))}
+        out = searcher_rows(g, runs, rng, f"shipped defaults, never tuned on this store; {measured}; transfer prior "
+                                          f"fitted on {', '.join(o.name for o in gts if o.name != g.name)}")
+        out.to_csv(args.out / f"evaluate_{g.name}.csv", index=False, float_format="%.4f")
+        print(out[SHOWN].round(2).to_string(index=False), flush=True)
+
+
 def write_prior(gts: list[GroundTruth]) -> None:
-    prior = transfer_for(None, gts)
+    prior = transfer_for(None, gts).with_held_out()
     path = ROOT / "placement_search/search/transfer_prior.py"
     lines = [
         '"""The transfer prior shipped with prior-gp: ``features.TransferPrior`` fitted on the repository\'s',
         "exhaustive single-edge ground truths (each task's n^2 single-edge validation accuracies as normal",
-        "scores, canonical edge order; NaN where not measured) and its kernel's fitted hyper-parameters.",
+        "scores, canonical edge order; NaN where not measured) and its kernel's fitted hyper-parameters,",
+        "on all of them and without each one (``HELD_OUT``: what ``PRIOR.without(task)`` uses).",
         'Generated by ``analysis/searcher_selection.py --write-prior``; do not edit by hand."""',
         "",
         "from placement_search.search.features import TransferPrior",
@@ -646,8 +697,12 @@ def write_prior(gts: list[GroundTruth]) -> None:
         f"AMPLITUDE = {prior.amplitude!r}",
         f"LENGTHSCALES = {tuple(prior.lengthscales)!r}",
         f"NOISE = {prior.noise!r}",
+        "# (task left out, amplitude, length scales, noise)",
+        "HELD_OUT = (",
+        *(f"    ({name!r}, {amp!r}, {tuple(ls)!r}, {noise!r})," for name, amp, ls, noise in prior.held_out),
+        ")",
         "",
-        "PRIOR = TransferPrior(TASKS, AMPLITUDE, LENGTHSCALES, NOISE)",
+        "PRIOR = TransferPrior(TASKS, AMPLITUDE, LENGTHSCALES, NOISE, HELD_OUT)",
         "",
     ]
     import textwrap

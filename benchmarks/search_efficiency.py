@@ -41,7 +41,6 @@ import argparse
 import contextlib
 import io
 import math
-import sqlite3
 import sys
 import tempfile
 import time
@@ -82,7 +81,7 @@ from placement_search.store import (  # noqa: E402
     score_description,
     score_key,
 )
-from placement_search.store.engine import mask_url, parse_url, sqlite_file  # noqa: E402
+from placement_search.store.engine import mask_url, parse_url, sqlite_file, sqlite_snapshot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "analysis" / "results"
@@ -139,14 +138,7 @@ def snapshot(url: str, folder: Path) -> tuple[str, Path | None]:
     if path is not None:
         if not path.is_file():
             raise SystemExit(f"error: no results store at {path}")
-        copy = folder / path.name
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        dst = sqlite3.connect(copy)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        copy = sqlite_snapshot(path, folder)
         return f"sqlite:///{copy}", path
     copy = folder / "replay.sqlite"
     copy_rows(url, f"sqlite:///{copy}")

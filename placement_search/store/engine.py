@@ -12,7 +12,9 @@ at (header check) before that engine's first connection.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
+import urllib.parse
 from pathlib import Path
 
 from sqlalchemy import URL, Engine, create_engine, event
@@ -128,6 +130,27 @@ def sqlite_file(url: URL) -> Path | None:
     if database in ("", ":memory:") or database.startswith("file:"):
         return None
     return Path(database).expanduser().resolve()
+
+
+def sqlite_snapshot(path: Path, folder: Path) -> Path:
+    """A consistent copy of a SQLite file into ``folder``, its WAL included (a sweep may be writing
+    it), read without writing anything beside it. Not for a file this process holds an engine on
+    (module doc: closing this connection would drop that engine's locks)."""
+    target = folder / path.name
+    live = path.with_name(path.name + "-wal").exists()
+    # no WAL beside it: nobody is writing it, so read it as immutable (no -shm is created);
+    # a WAL: a writer may be at work, so read it with locks, read-only
+    query = "mode=ro" if live else "mode=ro&immutable=1"
+    source = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?{query}", uri=True)
+    try:
+        dest = sqlite3.connect(target)
+        try:
+            source.backup(dest)
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    return target
 
 
 def check_sqlite_path(path: Path, shown: str, must_exist: bool) -> None:

@@ -29,7 +29,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from placement_search.errors import PlacementSearchError
 from placement_search.store import GROUND_TRUTH_SEARCHER, ResultsStore, best_trial, open_store
+from placement_search.store.engine import sqlite_snapshot
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # placement_search/
 #: folders whose ``*.sqlite`` files are shipped ground truths, in order of preference
@@ -115,30 +115,11 @@ def _signature(path: Path) -> tuple:
     return tuple(out)
 
 
-def _snapshot(path: Path, folder: Path) -> Path:
-    """A consistent copy of a SQLite file, read without writing anything beside it."""
-    target = folder / path.name
-    live = path.with_name(path.name + "-wal").exists()
-    # no WAL beside it: nobody is writing it, so read it as immutable (no -shm is created);
-    # a WAL: a writer may be at work, so read it with locks, read-only
-    query = "mode=ro" if live else "mode=ro&immutable=1"
-    source = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?{query}", uri=True)
-    try:
-        dest = sqlite3.connect(target)
-        try:
-            source.backup(dest)
-        finally:
-            dest.close()
-    finally:
-        source.close()
-    return target
-
-
 def _read_ground_truths(path: Path) -> dict[str, pd.DataFrame]:
     """Every benchmark key with an exhaustive ground truth in a shipped store file."""
     folder = Path(tempfile.mkdtemp(prefix="placement-search-reference-"))
     try:
-        copy = _snapshot(path, folder)
+        copy = sqlite_snapshot(path, folder)
         store = open_store(copy, must_exist=True)
         try:
             searches = store.list_searches()

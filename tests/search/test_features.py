@@ -144,3 +144,32 @@ def test_a_search_never_uses_a_prior_fitted_on_its_own_task():
     assert PRIOR.without("some-backbone/some-task") is PRIOR
     edges = list(EdgeSpace(13).edges)
     assert not np.allclose(rest.predict(edges, 13), PRIOR.predict(edges, 13))
+
+
+def test_leaving_a_task_out_refits_the_kernel_without_it():
+    # the kernel's hyper-parameters are fitted on the maps too: a prior "without" a task must not
+    # keep the values fitted with it (the benchmark replays in-repo tasks through ``without``)
+    def truth(n, tilt):
+        return {Edge(i, j): 0.8 + tilt * (i > j) - 0.02 * (j / (n - 1)) + 0.001 * ((i * 13 + j * 7) % 5)
+                for i in range(n) for j in range(n)}
+
+    a, b, c = ("a", truth(5, 0.05), 5), ("b", truth(6, -0.03), 6), ("c", truth(5, 0.01), 5)
+    full = TransferPrior.fit([a, b, c])
+    strict = TransferPrior.fit([a, c])
+    refitted = full.without("b")  # no precomputed values: fitted on the spot
+    precomputed = full.with_held_out().without("b")
+    for rest in (refitted, precomputed):
+        assert rest.sources == ("a", "c")
+        assert np.isclose(rest.amplitude, strict.amplitude) and np.isclose(rest.noise, strict.noise)
+        assert np.allclose(rest.lengthscales, strict.lengthscales)
+    assert not np.isclose(full.amplitude, strict.amplitude)
+
+
+def test_shipped_prior_carries_each_held_out_kernel():
+    from placement_search.search.transfer_prior import PRIOR
+
+    assert [name for name, *_ in PRIOR.held_out] == list(PRIOR.sources)
+    own = PRIOR.sources[-1]
+    name, amplitude, lengthscales, noise = PRIOR.held_out[-1]
+    rest = PRIOR.without(own)
+    assert (rest.amplitude, rest.lengthscales, rest.noise) == (amplitude, tuple(lengthscales), noise)
