@@ -15,7 +15,6 @@ maps side by side (PNG) and ``summary.md`` (the README's table).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from itertools import combinations, permutations
@@ -33,6 +32,7 @@ from placement_search.analysis import (  # noqa: E402
     single_edge_heatmap,
     transfer_regret,
 )
+from placement_search.store.engine import sqlite_snapshot  # noqa: E402
 
 OUT = ROOT / "analysis/results/task_dependence"
 DEFAULT_STORES = sorted((ROOT / "analysis/results").glob("*.sqlite"))
@@ -42,8 +42,7 @@ def ground_truths(paths: list[Path], tmp: Path) -> dict[str, tuple[str, pd.DataF
     """``store stem -> (backbone, single-edge ground truth)`` of each store's exhaustive sweep."""
     out = {}
     for path in paths:
-        copy = tmp / path.name
-        shutil.copy2(path, copy)
+        copy = sqlite_snapshot(path, tmp)  # consistent even while a sweep writes the store
         results = load_results(f"sqlite:///{copy}", score_keys=())
         sweeps = results.searches[results.searches["searcher"] == "exhaustive"]
         keys = [k for k in dict.fromkeys(sweeps["benchmark_key"]) if len(results.ground_truth.get(k, ()))]

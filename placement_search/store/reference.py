@@ -14,6 +14,10 @@ Against a reference, the best trial (``best_trial``'s rule) gets
 * ``percentile`` = 100 x the share of the reference's single edges whose mean val accuracy the
   best trial equals or beats (100: at least as good as every single edge).
 
+A shipped sweep may be a stratified sample of the edges (``sweep_local.py --every N``, as the
+DINOv2 x digits ground truth is on CPU): the line printed names how many edges it holds, and the
+regret is then against the best of them.
+
 Shipped stores are read from a snapshot: the file is copied with SQLite's backup API (a consistent
 copy even while a sweep writes it) into a temporary folder, and that copy is opened with
 ``open_store`` (which migrates an older schema version, so the committed files are never written).
@@ -210,7 +214,7 @@ def standing_line(standing: dict | None) -> str | None:
     """The one line ``show`` / ``run`` print for a standing (None: nothing to print)."""
     if not standing:
         return None
-    return (f"regret {standing['regret']:+.4f} vs the exhaustive optimum {standing['optimum_placement']} "
+    return (f"regret {standing['regret']:+.4f} vs the best single edge {standing['optimum_placement']} "
             f"({standing['optimum']:.4f}, ground truth from {standing['source']}); "
             f"{standing['percentile']:.1f} percentile among {standing['edges']} single edges "
             f"(at least as good as {standing['edges_beaten']})")
