@@ -302,7 +302,8 @@ def replay_store(url: str, seeds: int, budget: int, extra: list[str], overrides:
                         f"(missing e.g. {', '.join(missing[:3])})")
                 if explicit:
                     raise SystemExit(f"error: {store_file}: {what}; finish the sweep first")
-                print(f"{store_file}: skipped, {what}\n", flush=True)
+                print(f"{store_file}: skipped, {what} (a stratified sample? analysis/searcher_selection.py "
+                      f"--evaluate replays the edges it holds)\n", flush=True)
                 return False
             n_points = edge_space(cfg).num_points
             scores_line = ensure_scores(cfg, store, url, source_file)
