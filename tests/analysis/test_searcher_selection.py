@@ -41,7 +41,7 @@ def test_a_stratified_sweep_is_replayed_on_the_edges_it_holds():
         searcher = ss.make_baseline("random", gt, seed, 16)
         suggest = searcher.suggest
 
-        def spy(trial_id, _suggest=suggest):
+        def spy(trial_id, _suggest=suggest, seen=seen):
             config = _suggest(trial_id)
             seen.append(config["placement"] if "placement" in config else ss._slot_text(config, gt.space))
             return config
