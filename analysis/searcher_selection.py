@@ -487,7 +487,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="seeds for the short list, the held-out figures and the final table (default 200)")
     ap.add_argument("--short-list", type=int, default=4, help="settings re-run with --confirm-seeds (default 4)")
     ap.add_argument("--random-seeds", type=int, default=200, help="seeds for random's reference figures")
-    ap.add_argument("--gga-seeds", type=int, default=100, help="seeds for gga-tpe in the final table")
+    ap.add_argument("--gga-seeds", type=int, default=100, help="seeds for gga-tpe in the final table (and for tpe and gga-tpe with --evaluate)")
     ap.add_argument("--budget", type=int, default=100, help="trials per replay at most")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the grid's replays (default 1)")
@@ -662,13 +662,14 @@ def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Ge
     for g in targets:
         measured = f"{len(g.accuracy)} of {len(g.space)} single edges measured"
         print(f"{g.name}: {measured}, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f}; cost: {g.cost_note}", flush=True)
-        prior = transfer_for(g, [o for o in gts if o.name != g.name])
+        others = [o for o in gts if o.name != g.name]
+        prior = transfer_for(g, others)
         runs = {"random": pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)),
                 "tpe": pd.DataFrame(run_baseline("tpe", g, range(args.gga_seeds), args.budget)),
                 "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),
                 "prior-gp": pd.DataFrame(run_prior_gp(g, prior, DEFAULT_PARAMS, range(args.confirm_seeds), args.budget))}
         out = searcher_rows(g, runs, rng, f"shipped defaults, never tuned on this store; {measured}; transfer prior "
-                                          f"fitted on {', '.join(o.name for o in gts if o.name != g.name)}")
+                                          f"fitted on {', '.join(o.name for o in others)}")
         out.to_csv(args.out / f"evaluate_{g.name}.csv", index=False, float_format="%.4f")
         print(out[SHOWN].round(2).to_string(index=False), flush=True)
 

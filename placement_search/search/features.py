@@ -245,9 +245,8 @@ class TransferPrior:
     def with_held_out(self) -> TransferPrior:
         """The same prior carrying, for each source task, the kernel refitted without it (what
         ``without`` returns at once; fitting takes tens of seconds)."""
-        held = tuple((name, rest.amplitude, rest.lengthscales, rest.noise)
-                     for name in self.sources for rest in [self._fitted(tuple(t for t in self.tasks if t[0] != name))])
-        return replace(self, held_out=held)
+        refits = {name: self._fitted(tuple(t for t in self.tasks if t[0] != name)) for name in self.sources}
+        return replace(self, held_out=tuple((name, r.amplitude, r.lengthscales, r.noise) for name, r in refits.items()))
 
     @classmethod
     def flat(cls) -> TransferPrior:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from placement_search.store import SCHEMA_VERSION, open_store
+from placement_search.store.engine import sqlite_snapshot
 from placement_search.store.migrations import legacy_label
 
 #: the committed ground truths as schema versions 1 and 2 wrote them (frozen copies: the stores in
@@ -17,16 +18,6 @@ from placement_search.store.migrations import legacy_label
 #: migrated by the version-2 code
 V1 = Path(__file__).resolve().parent / "data"
 COMMITTED = sorted(V1.glob("v[0-9]_*.sqlite")) + sorted((V1.parents[2] / "analysis" / "results").glob("*.sqlite"))
-
-
-def _snapshot(source: Path, target: Path) -> None:
-    """A consistent copy of a store that may be in use (its WAL included): SQLite's backup API."""
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
 
 
 def _counts(path: Path) -> dict[str, int]:
@@ -48,8 +39,7 @@ def _version(path: Path) -> str:
 
 @pytest.mark.parametrize("store_file", COMMITTED, ids=[f"{p.parent.name}/{p.stem}" for p in COMMITTED])
 def test_committed_stores_migrate_with_nothing_lost(tmp_path, store_file):
-    copy = tmp_path / store_file.name
-    _snapshot(store_file, copy)
+    copy = sqlite_snapshot(store_file, tmp_path)
     old_version, before = _version(copy), _counts(copy)
     with open_store(str(copy), must_exist=True) as store:
         trials = store.trials_frame()
