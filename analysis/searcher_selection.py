@@ -102,6 +102,7 @@ class GroundTruth:
     epochs: float
     epoch1: dict[Edge, float] = field(default_factory=dict)
     cost_note: str = ""
+    benchmark: str = ""  # the store's benchmark key: two stores with one key hold one ground truth
 
     def __post_init__(self) -> None:
         vals = np.sort(np.fromiter(self.accuracy.values(), float))[::-1]
@@ -181,7 +182,23 @@ def load_ground_truth(path: Path, tmp: Path, partial: bool = False) -> GroundTru
     epoch1 = {Edge.parse(p): float(a) for p, a in zip(ex["placement"], ex["val_accuracy"], strict=True)}
     epochs = float(cfg.training.epochs)
     store.close()
-    return GroundTruth(path.stem, cfg, space, accuracy, scores, noise_sd, epochs, epoch1)
+    return GroundTruth(path.stem, cfg, space, accuracy, scores, noise_sd, epochs, epoch1, benchmark=bk)
+
+
+def distinct(gts: list[GroundTruth]) -> list[GroundTruth]:
+    """The ground truths with each benchmark key once (the first store that holds it). A copy of a
+    store (one that adds K > 1 searches to a ground truth, say) is the same task: counted twice it
+    would sit in its own transfer prior and weigh double in the selection."""
+    seen: dict[str, str] = {}
+    out = []
+    for g in gts:
+        if g.benchmark and g.benchmark in seen:
+            print(f"left out: {g.name} holds the same ground truth as {seen[g.benchmark]} "
+                  f"(benchmark key {g.benchmark})", flush=True)
+            continue
+        seen[g.benchmark] = g.name
+        out.append(g)
+    return out
 
 
 # ------------------------------------------------------------------------------ replays
@@ -458,17 +475,29 @@ def ratio_ci(runs: pd.DataFrame, base: pd.DataFrame, metric: str, rng: np.random
     return float(np.median(x) / np.median(y)), float(lo), float(hi)
 
 
+def sensitivity_variants(params: PriorGPParams) -> list[tuple[str, PriorGPParams]]:
+    """One-at-a-time moves of the hyper-parameters the grid keeps fixed (and of the prior's strength
+    and the temperature beyond the grid): where a store gains, which one pays."""
+    moves = [("noise_var", 0.3), ("noise_var", 3.0), ("trust_var", 0.5), ("trust_var", 8.0),
+             ("score_weight", 0.3), ("prior_strength", 3.0), ("temperature", 0.0)]
+    return [(f"{name}={value:g} (default {getattr(params, name):g})", params.replace(**{name: value}))
+            for name, value in moves]
+
+
 def ablation(gts: list[GroundTruth], priors: dict, random_runs: dict, params: PriorGPParams, seeds: int,
              budget: int, rng: np.random.Generator) -> pd.DataFrame:
-    """What each part of prior-gp is worth: the defaults against the same without the transfer
-    prior in the mean, and without the neighbourhood term (ratios to random, bootstrap CIs)."""
+    """What each part of prior-gp is worth, and how sensitive it is to the values the grid never
+    varied: the defaults against the same without the transfer prior in the mean, without the
+    neighbourhood term, without the cost term, with Thompson draws, and with one fixed
+    hyper-parameter moved at a time (ratios to random, bootstrap CIs)."""
     rows = []
     variants = [("default", params),
                 ("no transfer prior in the mean (transfer_weight=0)", params.replace(transfer_weight=0.0)),
                 ("no neighbourhood term (struct_var=0.01)", params.replace(struct_var=0.01)),
                 ("expected improvement without the cost term (cost_exponent=0)",
                  params.replace(acquisition="ei", cost_exponent=0.0)),
-                ("a Thompson draw instead of expected improvement per cost", params.replace(acquisition="thompson"))]
+                ("a Thompson draw instead of expected improvement per cost", params.replace(acquisition="thompson")),
+                *sensitivity_variants(params)]
     for label, p in variants:
         for g in gts:
             d = pd.DataFrame(run_prior_gp(g, priors[g.name], p, range(seeds), budget))
@@ -510,7 +539,7 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(0)
     if args.only_proxies:
         with tempfile.TemporaryDirectory() as tmp:
-            gts = [load_ground_truth(Path(p), Path(tmp), partial=True) for p in (args.store or DEFAULT_STORES)]
+            gts = distinct([load_ground_truth(Path(p), Path(tmp), partial=True) for p in (args.store or DEFAULT_STORES)])
         proxies = proxy_study(gts)
         proxies.to_csv(args.out / "proxy_spearman.csv", index=False, float_format="%.4f")
         print(proxies.pivot_table(index="feature", columns="store", values="spearman").round(3).to_string())
@@ -524,6 +553,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.store:
                     raise SystemExit(f"error: {exc}") from None
                 print(f"left out: {exc}", flush=True)
+    gts = distinct(gts)
     if args.only_prior:
         write_prior(gts)
         return
@@ -662,7 +692,7 @@ def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Ge
     for g in targets:
         measured = f"{len(g.accuracy)} of {len(g.space)} single edges measured"
         print(f"{g.name}: {measured}, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f}; cost: {g.cost_note}", flush=True)
-        others = [o for o in gts if o.name != g.name]
+        others = [o for o in gts if o.name != g.name and o.benchmark != g.benchmark]
         prior = transfer_for(g, others)
         runs = {"random": pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)),
                 "tpe": pd.DataFrame(run_baseline("tpe", g, range(args.gga_seeds), args.budget)),

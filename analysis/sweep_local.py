@@ -2,7 +2,8 @@
 
 Why a script and not only ``placement-search run CONFIG --searcher exhaustive --runner local``:
 it can sweep a subset (``--edges``, ``--every``) or extra training seeds under another searcher
-label (``--searcher repeat`` measures noise without entering the ground truth). Trials are recorded
+label (``--searcher repeat`` measures noise without entering the ground truth), or other seeds of
+given K-edge placements (``--placements``, never as ground truth). Trials are recorded
 exactly as any runner records them, under the config's benchmark key; a run stopped at any point
 loses nothing, and running the same command again trains only the edges still missing.
 
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument("--seeds", default=None, help="comma-separated training seeds (default: the config's)")
     parser.add_argument("--edges", default=None, help="comma-separated subset, e.g. '0->0,3->1' (default: all)")
+    parser.add_argument("--placements", default=None, metavar="P1;P2",
+                        help="semicolon-separated K-edge placements to train instead of single edges, e.g. "
+                             "'0->4,6->9,8->4;1->11,2->9,5->7' (re-train a search's best with other --seeds; "
+                             "needs a --searcher label other than exhaustive)")
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="every N-th edge of the (canonical order of the) space or of --edges: a spread subset")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -49,12 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.threads < 1 or args.every < 1:
         raise PlacementSearchError("--workers, --threads and --every must be at least 1")
 
+    if args.placements and (args.edges or args.searcher == "exhaustive"):
+        raise PlacementSearchError("--placements trains K-edge placements, which are not single-edge ground truth: "
+                                   "drop --edges and pass a label such as --searcher repeat")
+
     cfg = load_config(args.config, [*args.overrides, f"training.device={args.device}"])
     space = edge_space(cfg)
-    edges = list(space.validate(Placement.parse(args.edges))) if args.edges else list(space.edges)
-    edges = edges[::args.every]
+    if args.placements:
+        placements = [space.validate(Placement.parse(p)) for p in args.placements.split(";") if p.strip()]
+    else:
+        edges = list(space.validate(Placement.parse(args.edges))) if args.edges else list(space.edges)
+        placements = [Placement.of([e]) for e in edges]
+    placements = placements[::args.every]
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [cfg.training.seed]
-    trials = [(str(Placement.of([e])), s) for s in seeds for e in edges]
+    trials = [(str(p), s) for s in seeds for p in placements]
     store = open_store(args.store)
     name = args.name or f"{cfg.name}-exhaustive"
     job = planned_search(store, cfg, name, args.searcher, trials,

@@ -70,3 +70,30 @@ def test_medians_with_never():
     assert out["compute_noise_median"] == math.inf and out["compute_noise_found"] == 0.0
     rows.append({"trials_top5": math.inf, "compute_top5": math.inf, "trials_noise": 1, "compute_noise": 1})
     assert ss.summarize(rows)["trials_top5_median"] == math.inf  # half never: between 2 and never is never
+
+
+def test_sensitivity_moves_one_hyper_parameter_at_a_time():
+    from dataclasses import asdict
+
+    base = asdict(ss.DEFAULT_PARAMS)
+    for label, params in ss.sensitivity_variants(ss.DEFAULT_PARAMS):
+        changed = {k for k, v in asdict(params).items() if v != base[k]}
+        assert len(changed) == 1 and label.startswith(changed.pop() + "=")
+
+
+def test_ablation_rows_cover_every_variant_store_and_target():
+    gt = _ground_truth(lambda i: True)
+    prior = ss.transfer_for(None, [])
+    random_runs = {gt.name: pd.DataFrame(ss.run_baseline("random", gt, range(4), 16))}
+    table = ss.ablation([gt], {gt.name: prior}, random_runs, ss.DEFAULT_PARAMS, 2, 16, np.random.default_rng(0))
+    variants = 5 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))
+    assert len(table) == variants * len(ss.TARGETS) and table["variant"].nunique() == variants
+    assert (table["ratio"] > 0).all() and (table["lo"] <= table["hi"]).all()
+
+
+def test_a_copied_store_counts_once():
+    first, copy, other = (_ground_truth(lambda i: True) for _ in range(3))
+    first.name, copy.name, other.name = "trec6", "trec6_k3", "fashion"
+    first.benchmark = copy.benchmark = "b1"
+    other.benchmark = "b2"
+    assert [g.name for g in ss.distinct([first, copy, other])] == ["trec6", "fashion"]
