@@ -12,6 +12,7 @@ Several searches can share one pool (``run_many``), as ``analysis/placement_expe
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -21,10 +22,26 @@ from placement_search.runners.base import RunnerOptions, SearchJob, disk_config
 from placement_search.runners.outcome import TrialIdentity, identify, reused_record, trial_record
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, driver: int) -> None:
     import torch
 
+    _exit_with_driver(driver)
     torch.set_num_threads(threads)
+
+
+def _exit_with_driver(driver: int, every_s: float = 1.0) -> None:
+    """End this worker when the driver process ``driver`` is gone. A driver killed by a signal never
+    shuts its pool down, and an orphaned worker would train on, holding its memory and CPU, for a
+    result nobody records (only the driver writes to the store)."""
+    import os
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == driver:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
 
 
 def _train_one(cfg_dict: dict, config: dict) -> dict:
@@ -74,7 +91,7 @@ class LocalPoolRunner:
             print("local runner: no early stopping, every trial runs to the end (search.scheduler asha "
                   "needs --runner tune)", flush=True)
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(self.options.threads,)) as pool:
+                                 initargs=(self.options.threads, os.getpid())) as pool:
             while True:
                 out_of_time = bool(self.options.time_limit_s) and time.perf_counter() - start > self.options.time_limit_s
                 for s in searches:
