@@ -33,7 +33,6 @@ def _exit_with_driver(driver: int, every_s: float = 1.0) -> None:
     """End this worker when the driver process ``driver`` is gone. A driver killed by a signal never
     shuts its pool down, and an orphaned worker would train on, holding its memory and CPU, for a
     result nobody records (only the driver writes to the store)."""
-    import os
     import threading
 
     def watch() -> None:
