@@ -97,3 +97,18 @@ def test_a_copied_store_counts_once():
     first.benchmark = copy.benchmark = "b1"
     other.benchmark = "b2"
     assert [g.name for g in ss.distinct([first, copy, other])] == ["trec6", "fashion"]
+
+
+def test_the_selection_stores_are_the_shipped_priors_sources():
+    """A store completed later must not slip into the selection or the prior through a glob: the
+    default stores are exactly the ground truths the shipped transfer prior was fitted on."""
+    from placement_search.search.surrogate import prior_task_name
+    from placement_search.search.transfer_prior import PRIOR
+
+    assert all(p.exists() for p in ss.SELECTION_STORES)
+    tasks = set()
+    for p in ss.SELECTION_STORES:
+        cfg = load_config(ROOT / "search_spaces" / f"{p.stem}.yaml")
+        tasks.add(prior_task_name(cfg.backbone.name, cfg.task.name))
+    assert tasks == set(PRIOR.sources)
+    assert set(ss.SELECTION_STORES) < set(ss.ALL_STORES)
