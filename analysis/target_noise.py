@@ -2,6 +2,7 @@
 
     .venv/bin/python analysis/target_noise.py               # every complete store, 20 draws, 30 seeds
     .venv/bin/python analysis/target_noise.py --draws 5 --seeds 10 --store analysis/results/minilm_trec6.sqlite
+    .venv/bin/python analysis/target_noise.py --draws 10 --set cost_exponent=1   # another prior-gp setting, same draws
 
 A ground truth is one seed's single-edge map, and on MiniLM the edges near its top sit within a
 trial sd or two of each other, so which edges count as "top 5 %" ((a)) or "within one sd of the
@@ -36,6 +37,7 @@ import multiprocessing
 import sys
 import tempfile
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +95,12 @@ def ratio(runs: pd.DataFrame, base: pd.DataFrame, metric: str) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) else math.inf
 
 
-def draw_row(stored: ss.GroundTruth, prior, draw: int, seeds: int) -> dict:
-    """The default, random and the stored-map oracle on one redrawn map: their ratios to random."""
+def draw_row(stored: ss.GroundTruth, prior, draw: int, seeds: int, params=DEFAULT_PARAMS) -> dict:
+    """prior-gp (the default, or ``params``), random and the stored-map oracle on one redrawn map:
+    their ratios to random."""
     gt = redraw(stored, draw)
     budget = len(gt.space)  # as the benchmark: on until both targets are found, at most every edge
-    runs = {"default": pd.DataFrame(ss.run_prior_gp(gt, prior, DEFAULT_PARAMS, range(seeds), budget)),
+    runs = {"default": pd.DataFrame(ss.run_prior_gp(gt, prior, params, range(seeds), budget)),
             "random": pd.DataFrame(ss.run_baseline("random", gt, range(seeds), budget)),
             "oracle": pd.DataFrame([oracle(stored, gt, s) for s in range(seeds)])}
     row = {"store": stored.name, "draw": draw, "seeds": seeds, "noise_sd": stored.noise_sd,
@@ -167,7 +170,7 @@ _STATE: dict = {}
 
 def _run(key: tuple[str, int]) -> dict:
     store, draw = key
-    return draw_row(_STATE["gts"][store], _STATE["priors"][store], draw, _STATE["seeds"])
+    return draw_row(_STATE["gts"][store], _STATE["priors"][store], draw, _STATE["seeds"], _STATE["params"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -177,8 +180,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--draws", type=int, default=20, help="redrawn maps per store (default 20)")
     ap.add_argument("--seeds", type=int, default=30, help="searcher seeds per map (default 30)")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="replay prior-gp with this hyper-parameter instead of the default's (repeatable); the "
+                         "outputs are then named target_noise_<NAME=VALUE,...>")
     ap.add_argument("--out", type=Path, default=ss.OUT)
     args = ap.parse_args(argv)
+    try:
+        changes = dict(item.split("=", 1) for item in args.set)
+        params = DEFAULT_PARAMS.from_dict({**asdict(DEFAULT_PARAMS), **changes})
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"error: --set takes NAME=VALUE with NAME a prior-gp hyper-parameter ({exc})") from None
+    unknown = set(changes) - set(asdict(DEFAULT_PARAMS))
+    if unknown:
+        raise SystemExit(f"error: --set {', '.join(sorted(unknown))}: not a prior-gp hyper-parameter "
+                         f"(one of {', '.join(asdict(DEFAULT_PARAMS))})")
+    stem = "target_noise" + ("_" + ",".join(args.set) if args.set else "")
     with tempfile.TemporaryDirectory() as tmp:
         selection = ss.distinct([ss.load_ground_truth(p, Path(tmp)) for p in ss.SELECTION_STORES])
         gts = []
@@ -192,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     gts = ss.distinct(gts)
     # as the benchmark: the transfer prior fitted on the selection's ground truths less this task
     priors = {g.name: ss.transfer_for(g, [o for o in selection if o.benchmark != g.benchmark]) for g in gts}
-    _STATE.update(gts={g.name: g for g in gts}, priors=priors, seeds=args.seeds)
+    _STATE.update(gts={g.name: g for g in gts}, priors=priors, seeds=args.seeds, params=params)
     keys = [(g.name, d) for g in gts for d in range(args.draws + 1)]
     rows = []
     if args.jobs > 1:
@@ -206,10 +222,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{row['store']} draw {row['draw']}: (a) {row['default_a']:.2f} (b) {row['default_b']:.2f}", flush=True)
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "target_noise.csv", index=False, float_format="%.4f")
+    table.to_csv(args.out / f"{stem}.csv", index=False, float_format="%.4f")
     summ = summary(table)
-    summ.to_csv(args.out / "target_noise_summary.csv", index=False, float_format="%.4f")
-    plot(table, args.out / "target_noise.png")
+    summ.to_csv(args.out / f"{stem}_summary.csv", index=False, float_format="%.4f")
+    plot(table, args.out / f"{stem}.png")
     print(summ.round(2).to_string(index=False))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "analysis"))
@@ -73,3 +74,13 @@ def test_one_draw_replays_the_default_random_and_the_oracle(tmp_path):
     table = pd.DataFrame([tn.draw_row(gt, ss.transfer_for(None, []), d, 2) for d in range(3)])
     tn.plot(table, tmp_path / "noise.png")
     assert (tmp_path / "noise.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("setting, message", [("bogus=1", "bogus: not a prior-gp hyper-parameter"),
+                                              ("temperature", "--set takes NAME=VALUE"),
+                                              ("temperature=warm", "--set takes NAME=VALUE")])
+def test_a_bad_setting_is_one_line_naming_it_before_anything_runs(setting, message, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        tn.main(["--set", setting, "--out", str(tmp_path)])
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+    assert not any(tmp_path.iterdir())
