@@ -296,16 +296,20 @@ def make_baseline(name: str, gt: GroundTruth, seed: int, budget: int):
 _NEVER = 1e300
 
 
+def never_quantiles(values, qs) -> list[float]:
+    """Quantiles of figures where inf means "never reached": "never" counts as a huge finite value,
+    so that a quantile between a finite and a never is never, not NaN."""
+    v = np.asarray(values, float)
+    return [math.inf if x >= _NEVER / 2 else float(x) for x in np.quantile(np.where(np.isfinite(v), v, _NEVER), qs)]
+
+
 def summarize(rows: list[dict]) -> dict[str, float]:
     df = pd.DataFrame(rows)
     out = {}
     for col in ("trials_top5", "compute_top5", "trials_noise", "compute_noise"):
-        v = df[col].to_numpy(float)
-        # "never" as a huge finite value, so that a quantile between a finite and a never is never, not NaN
-        q = np.quantile(np.where(np.isfinite(v), v, _NEVER), [0.25, 0.5, 0.75])
-        q25, med, q75 = (math.inf if x >= _NEVER / 2 else float(x) for x in q)
+        q25, med, q75 = never_quantiles(df[col], [0.25, 0.5, 0.75])
         out[f"{col}_median"], out[f"{col}_q25"], out[f"{col}_q75"] = med, q25, q75
-        out[f"{col}_found"] = float(np.isfinite(v).mean())
+        out[f"{col}_found"] = float(np.isfinite(df[col].to_numpy(float)).mean())
     return out
 
 

@@ -31,6 +31,7 @@ per store and draw; draw 0 is the stored map), ``target_noise_summary.csv`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import multiprocessing
@@ -85,8 +86,7 @@ def oracle(stored: ss.GroundTruth, gt: ss.GroundTruth, seed: int) -> dict[str, f
 
 def median(values) -> float:
     """The median, with a target never reached (inf) as infinitely far, as ``ss.summarize`` counts it."""
-    m = float(np.median(np.where(np.isfinite(v := np.asarray(values, float)), v, ss._NEVER)))
-    return math.inf if m >= ss._NEVER / 2 else m
+    return ss.never_quantiles(values, [0.5])[0]
 
 
 def ratio(runs: pd.DataFrame, base: pd.DataFrame, metric: str) -> float:
@@ -121,8 +121,7 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         d = rows[rows["store"] == store]
         stored, drawn = d[d["draw"] == 0], d[d["draw"] > 0]
         v = drawn[f"default_{t}"].to_numpy(float)
-        p10, p90 = (math.inf if q >= ss._NEVER / 2 else float(q)
-                    for q in np.quantile(np.where(np.isfinite(v), v, ss._NEVER), [0.1, 0.9]))
+        p10, p90 = ss.never_quantiles(v, [0.1, 0.9])
         out.append({"store": store, "target": t, "draws": len(drawn),
                     "stored_map": float(stored[f"default_{t}"].iloc[0]) if len(stored) else math.nan,
                     "median": median(v), "p10": p10, "p90": p90,
@@ -195,12 +194,19 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: --set {', '.join(sorted(unknown))}: not a prior-gp hyper-parameter "
                          f"(one of {', '.join(asdict(DEFAULT_PARAMS))})")
     stem = "target_noise" + ("_" + ",".join(args.set) if args.set else "")
+    loaded: dict[Path, ss.GroundTruth] = {}  # a store both in the selection and replayed is read once
     with tempfile.TemporaryDirectory() as tmp:
-        selection = ss.distinct([ss.load_ground_truth(p, Path(tmp)) for p in ss.SELECTION_STORES])
+        def load(p: Path) -> ss.GroundTruth:
+            key = Path(p).resolve()
+            if key not in loaded:
+                loaded[key] = ss.load_ground_truth(key, Path(tmp))
+            return loaded[key]
+
+        selection = ss.distinct([load(p) for p in ss.SELECTION_STORES])
         gts = []
         for p in args.store or ss.ALL_STORES:
             try:
-                gts.append(ss.load_ground_truth(Path(p), Path(tmp)))
+                gts.append(load(p))
             except ss.IncompleteSweep as exc:
                 if args.store:
                     raise SystemExit(f"error: {exc}") from None
@@ -211,14 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     _STATE.update(gts={g.name: g for g in gts}, priors=priors, seeds=args.seeds, params=params)
     keys = [(g.name, d) for g in gts for d in range(args.draws + 1)]
     rows = []
-    if args.jobs > 1:
-        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-            for row in pool.imap(_run, keys):
-                rows.append(row)
-                print(f"{row['store']} draw {row['draw']}: (a) {row['default_a']:.2f} (b) {row['default_b']:.2f}", flush=True)
-    else:
-        for key in keys:
-            rows.append(row := _run(key))
+    with multiprocessing.get_context("fork").Pool(args.jobs) if args.jobs > 1 else contextlib.nullcontext() as pool:
+        for row in pool.imap(_run, keys) if pool else map(_run, keys):
+            rows.append(row)
             print(f"{row['store']} draw {row['draw']}: (a) {row['default_a']:.2f} (b) {row['default_b']:.2f}", flush=True)
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
