@@ -7,8 +7,15 @@ given K-edge placements (``--placements``, never as ground truth). Trials are re
 exactly as any runner records them, under the config's benchmark key; a run stopped at any point
 loses nothing, and running the same command again trains only the edges still missing.
 
+A second training seed enters the ground truth (whose per-edge value is the mean over its seeds)
+only once it covers every edge: sweep it as ``repeat`` with ``--promote``, which relabels the
+search ``exhaustive`` when its last edge lands. A partial second seed would bias the map's top
+towards edges measured once, whose values are noisier.
+
     python analysis/sweep_local.py search_spaces/dinov2s_fashion.yaml \
         --store sqlite:///analysis/results/dinov2s_fashion.sqlite --device cuda --workers 8
+    python analysis/sweep_local.py search_spaces/minilm_trec6.yaml --store sqlite:///analysis/results/minilm_trec6.sqlite \
+        --searcher repeat --seeds 1 --name minilm-trec6-repeat-seed1 --workers 2 --promote
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from placement_search.placement.edges import Placement  # noqa: E402
 from placement_search.runners.base import RunnerOptions  # noqa: E402
 from placement_search.runners.local_pool import LocalPoolRunner  # noqa: E402
 from placement_search.search.service import finish_search, planned_search  # noqa: E402
-from placement_search.store import open_store  # noqa: E402
+from placement_search.store import benchmark_key, open_store  # noqa: E402
+from placement_search.store.ground_truth import GROUND_TRUTH_SEARCHER  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
                              "needs a --searcher label other than exhaustive)")
     parser.add_argument("--every", type=int, default=1, metavar="N",
                         help="every N-th edge of the (canonical order of the) space or of --edges: a spread subset")
+    parser.add_argument("--promote", action="store_true",
+                        help="once every edge of the space is measured with each of --seeds, relabel this "
+                             "'repeat' search 'exhaustive', so its seeds enter the ground truth (averaged per "
+                             "edge); a partial extra seed never does, since it would bias the map's top")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--time-limit", type=float, default=None, help="stop submitting after this many seconds")
     args = parser.parse_args(argv)
@@ -57,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.placements and (args.edges or args.searcher == "exhaustive"):
         raise PlacementSearchError("--placements trains K-edge placements, which are not single-edge ground truth: "
                                    "drop --edges and pass a label such as --searcher repeat")
+
+    if args.promote and (args.placements or args.edges or args.every != 1 or args.searcher == "exhaustive"):
+        raise PlacementSearchError("--promote enters a complete extra-seed sweep into the ground truth: sweep every "
+                                   "single edge (no --placements, --edges or --every) under --searcher repeat")
 
     cfg = load_config(args.config, [*args.overrides, f"training.device={args.device}"])
     space = edge_space(cfg)
@@ -70,13 +86,46 @@ def main(argv: list[str] | None = None) -> int:
     trials = [(str(p), s) for s in seeds for p in placements]
     store = open_store(args.store)
     name = args.name or f"{cfg.name}-exhaustive"
+    if args.promote:
+        check_new_seeds(store, benchmark_key(cfg), seeds)
     job = planned_search(store, cfg, name, args.searcher, trials,
                          {"runner": "local", "device": args.device, "workers": args.workers, "seeds": seeds})
     LocalPoolRunner(RunnerOptions(workers=args.workers, threads=args.threads,
                                   time_limit_s=args.time_limit)).run(job)
     finish_search(store, name)
     print(f"{name}: {len(store.trials_frame(name))} of {len(trials)} trials stored in {store.url}", flush=True)
+    if args.promote:
+        promote(store, name, space, seeds)
     return 0
+
+
+def check_new_seeds(store, key: str, seeds: list[int]) -> None:
+    """Refuse, before training anything, seeds the ground truth already holds: it keeps the first
+    measurement of an (edge, seed), so a promoted duplicate would be silently ignored."""
+    trials = store.trials_frame(benchmark_key=key)
+    if trials.empty:
+        return
+    truth = trials[(trials["searcher"] == GROUND_TRUTH_SEARCHER) & (trials["k"] == 1)]
+    taken = sorted(set(seeds) & {int(s) for s in truth["seed"]})
+    if taken:
+        raise PlacementSearchError(f"--promote: the ground truth of {key} already holds seed(s) "
+                                   f"{', '.join(map(str, taken))}; pass other --seeds")
+
+
+def promote(store, name: str, space, seeds: list[int]) -> None:
+    """Relabel the search ``exhaustive`` if it measured every single edge with every seed."""
+    trials = store.trials_frame(name)
+    done = trials[(trials["status"] == "completed") & (trials["k"] == 1)]
+    everything = {str(Placement.of([e])) for e in space.edges}
+    for seed in seeds:
+        measured = everything & set(done.loc[done["seed"] == seed, "placement"])
+        if len(measured) < len(everything):
+            raise PlacementSearchError(
+                f"--promote: {name} has measured {len(measured)} of {len(everything)} edges with seed {seed}, so it "
+                "stays out of the ground truth; run the same command again to train the rest")
+    store.relabel_search(name, GROUND_TRUTH_SEARCHER)
+    print(f"{name}: promoted to the ground truth (seeds {', '.join(map(str, seeds))} on all "
+          f"{len(everything)} edges)", flush=True)
 
 
 if __name__ == "__main__":

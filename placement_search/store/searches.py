@@ -91,6 +91,14 @@ class SearchesMixin(TrialsMixin):
             self._search_row(session, name)
             session.execute(update(Search).where(Search.name == name).values(**values))
 
+    def relabel_search(self, name: str, searcher: str) -> None:
+        """Change the searcher label of a search: how a complete extra-seed sweep, run as ``repeat``
+        so that it stayed out of the ground truth while partial, enters it as ``exhaustive``
+        (analysis/sweep_local.py --promote)."""
+        with self._write() as session:
+            self._search_row(session, name)
+            session.execute(update(Search).where(Search.name == name).values(searcher=searcher, updated_at=utcnow()))
+
     def list_searches(self) -> pd.DataFrame:
         """One row per search: progress, failures, and its best trial so far (``best_trial``'s rule).
 
