@@ -54,13 +54,16 @@ TARGETS = {"a": "compute_top5", "b": "compute_noise"}
 
 
 def redraw(gt: ss.GroundTruth, draw: int, seed: int = 0) -> ss.GroundTruth:
-    """``gt`` with every edge's accuracy moved by N(0, gt.noise_sd); draw 0 is ``gt`` itself. The
-    generator is seeded by (seed, store name, draw), so a draw is the same map in every process."""
+    """``gt`` with every edge's accuracy moved by N(0, the map's noise sd: gt.noise_sd over the root
+    of the seeds it averages); draw 0 is ``gt`` itself. On a redrawn map a trial shows the map's
+    value. The generator is seeded by (seed, store name, draw), so a draw is the same map in every
+    process."""
     if draw == 0:
         return gt
     rng = np.random.default_rng([seed, zlib.crc32(gt.name.encode()), draw])
-    moved = rng.normal(0.0, gt.noise_sd, len(gt.accuracy))
-    return dataclasses.replace(gt, accuracy={e: a + d for (e, a), d in zip(gt.accuracy.items(), moved, strict=True)})
+    moved = rng.normal(0.0, gt.noise_sd / math.sqrt(gt.seeds), len(gt.accuracy))
+    return dataclasses.replace(gt, accuracy={e: a + d for (e, a), d in zip(gt.accuracy.items(), moved, strict=True)},
+                               observed={})
 
 
 def oracle(stored: ss.GroundTruth, gt: ss.GroundTruth, seed: int) -> dict[str, float]:

@@ -52,9 +52,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from placement_search.analysis.experiments import seed_noise  # noqa: E402
+from placement_search.analysis.experiments import training_noise  # noqa: E402
 from placement_search.analysis.regret import (  # noqa: E402
-    DEFAULT_TRIAL_SD,
     FULL_STATUSES,
     near_best_threshold,
     regret_compute_summary,
@@ -204,15 +203,6 @@ def missing_edges(cfg, gt: pd.DataFrame) -> list[str]:
     return [str(Placement.of([e])) for e in space.edges if str(Placement.of([e])) not in have]
 
 
-def training_noise(store, key: str) -> tuple[float, str]:
-    noise = seed_noise(store.trials_frame(benchmark_key=key), n_boot=10)
-    rows = noise[noise["metric"] == "val_accuracy"] if len(noise) else noise
-    if len(rows):
-        r = rows.iloc[0]
-        return float(r["trial_sd"]), f"measured: {int(r['edges'])} single edges trained with seeds {r['seeds']}"
-    return DEFAULT_TRIAL_SD, "no edge trained with two seeds in this store: documented default"
-
-
 def ensure_scores(cfg, store, source_url: str, source_file: Path | None) -> str:
     """The score table of the config: in the copy already, or computed now into the copy and the store."""
     key = score_key(cfg)
@@ -307,7 +297,7 @@ def replay_store(url: str, seeds: int, budget: int, extra: list[str], overrides:
                 return False
             n_points = edge_space(cfg).num_points
             scores_line = ensure_scores(cfg, store, url, source_file)
-            sd, sd_source = training_noise(store, key)
+            sd, sd_source = training_noise(store.trials_frame(benchmark_key=key))
             thr_a = top_fraction_threshold(gt, FRACTION)
             thr_b = near_best_threshold(gt, sd)
             table = table_for_config(cfg, n_points)

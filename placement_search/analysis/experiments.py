@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from placement_search.analysis.correlation import _row
+from placement_search.analysis.regret import DEFAULT_TRIAL_SD
 
 #: searches whose trials are not multi-adapter experiments
 _NOT_EXPERIMENTS = ("exhaustive", "repeat")
@@ -61,3 +62,15 @@ def seed_noise(trials: pd.DataFrame, n_boot: int = 1000) -> pd.DataFrame:
                          "spearman_hi": corr["spearman_hi"],
                          "wilcoxon_p": float(stats.wilcoxon(pair[a], pair[b]).pvalue) if (diff != 0).any() else 1.0})
     return pd.DataFrame(rows)
+
+
+def training_noise(trials: pd.DataFrame) -> tuple[float, str]:
+    """One trial's val-accuracy sd from a benchmark's trials (``seed_noise``, the first pair of
+    seeds) and where it came from; ``DEFAULT_TRIAL_SD`` when no edge was trained with two seeds.
+    The benchmark's criterion (b) and the selection's replays read it, so they agree."""
+    noise = seed_noise(trials, n_boot=10)
+    rows = noise[noise["metric"] == "val_accuracy"] if len(noise) else noise
+    if len(rows):
+        r = rows.iloc[0]
+        return float(r["trial_sd"]), f"measured: {int(r['edges'])} single edges trained with seeds {r['seeds']}"
+    return DEFAULT_TRIAL_SD, "no edge trained with two seeds in this store: documented default"

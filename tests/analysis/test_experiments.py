@@ -78,3 +78,19 @@ def test_seed_noise_and_multi_adapter_table():
     assert rnd["n"] == 2 and rnd["val_mean"] == pytest.approx(0.82) and rnd["val_best"] == pytest.approx(0.84)
     g6 = table[table.variant == "gga gamma 0.6"].iloc[0]
     assert g6["val_mean_minus_best_single"] == pytest.approx(0.02)
+
+
+def test_training_noise_pairs_seeds_not_the_averaged_map():
+    """One trial's sd comes from paired seed differences (sd(diff) / sqrt 2), whatever the ground
+    truth averages; with no edge trained twice it is the documented default."""
+    from placement_search.analysis.experiments import training_noise
+    from placement_search.analysis.regret import DEFAULT_TRIAL_SD
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.8, 0.9, 200)
+    rows = [{"placement": f"{i}->0", "seed": s, "val_accuracy": a + rng.normal(0, 0.01), "test_accuracy": a,
+             "status": "completed", "k": 1, "searcher": "exhaustive"} for s in (0, 1) for i, a in enumerate(base)]
+    sd, where = training_noise(pd.DataFrame(rows))
+    assert sd == pytest.approx(0.01, rel=0.15) and "200 single edges" in where
+    one_seed = pd.DataFrame([r for r in rows if r["seed"] == 0])
+    assert training_noise(one_seed) == (DEFAULT_TRIAL_SD, "no edge trained with two seeds in this store: documented default")

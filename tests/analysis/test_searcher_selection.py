@@ -112,3 +112,25 @@ def test_the_selection_stores_are_the_shipped_priors_sources():
         tasks.add(prior_task_name(cfg.backbone.name, cfg.task.name))
     assert tasks == set(PRIOR.sources)
     assert set(ss.SELECTION_STORES) < set(ss.ALL_STORES)
+
+
+def test_a_seed_averaged_map_judges_by_its_mean_but_shows_one_trial():
+    """On a map averaged over seeds, a replayed trial shows the searcher the edge's trial at the
+    preset's seed (as the benchmark's replay looks it up), while the targets read the mean."""
+    gt = _ground_truth(lambda i: True)
+    gt.observed = {e: 0.5 for e in gt.accuracy}  # every trial reads far below its edge's mean
+
+    class Recorder:
+        def __init__(self):
+            self.edges, self.shown = iter(sorted(gt.accuracy, key=gt.accuracy.get, reverse=True)), []
+
+        def suggest(self, trial_id):
+            return {"placement": str(ss.Placement.of([next(self.edges)]))}
+
+        def on_trial_complete(self, trial_id, result=None, error=False):
+            self.shown.append(result["val_accuracy"])
+
+    searcher = Recorder()
+    out = ss.replay(searcher, gt, budget=16, uses_scores=False)
+    assert out["trials_top5"] == 1 and out["trials_noise"] == 1  # the first (best) edge meets both targets
+    assert searcher.shown == [0.5]
