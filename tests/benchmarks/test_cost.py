@@ -194,5 +194,5 @@ def test_rows_of_any_store_copy_into_a_replay_store(efficiency, tmp_path):
         assert len(ca) == len(cb) == 3 * 31
         assert ca["val_accuracy"].tolist() == cb["val_accuracy"].tolist()
         assert b.load_scores("sk")["rank"].tolist() == [3.0]
-        sd, how = efficiency.training_noise(b, key)
+        sd, how = efficiency.training_noise(b.trials_frame(benchmark_key=key))
         assert how.startswith("measured: 6 single edges") and sd == pytest.approx(0.0, abs=1e-9)
