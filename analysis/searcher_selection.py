@@ -188,8 +188,8 @@ def load_ground_truth(path: Path, tmp: Path, partial: bool = False) -> GroundTru
     noise_sd, _ = training_noise(trials)
     observed = {}
     if gt["n_seeds"].max() > 1:  # the map averages seeds; a trial shows one, as in the benchmark's replay
-        truth = trials[(trials["searcher"] == "exhaustive") & (trials["k"] == 1) & (trials["status"] == "completed")
-                       & (trials["seed"] == cfg.training.seed)].drop_duplicates("placement")
+        truth = store.ground_truth_trials(bk)
+        truth = truth[truth["seed"] == cfg.training.seed]
         observed = {Edge.parse(p): float(a) for p, a in zip(truth["placement"], truth["val_accuracy"], strict=True)}
     curves = store.curves_frame()
     ex = curves[curves["search"].isin(sweep["name"]) & (curves["epoch"] == 1.0)].drop_duplicates("placement")

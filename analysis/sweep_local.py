@@ -102,11 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 def check_new_seeds(store, key: str, seeds: list[int]) -> None:
     """Refuse, before training anything, seeds the ground truth already holds: it keeps the first
     measurement of an (edge, seed), so a promoted duplicate would be silently ignored."""
-    trials = store.trials_frame(benchmark_key=key)
-    if trials.empty:
-        return
-    truth = trials[(trials["searcher"] == GROUND_TRUTH_SEARCHER) & (trials["k"] == 1)]
-    taken = sorted(set(seeds) & {int(s) for s in truth["seed"]})
+    taken = sorted(set(seeds) & {int(s) for s in store.ground_truth_trials(key)["seed"]})
     if taken:
         raise PlacementSearchError(f"--promote: the ground truth of {key} already holds seed(s) "
                                    f"{', '.join(map(str, taken))}; pass other --seeds")

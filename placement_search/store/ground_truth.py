@@ -29,26 +29,32 @@ class GroundTruthMixin(StoreBase):
             .order_by(Trial.id)
         )
 
-    def ground_truth(self, benchmark_key: str) -> pd.DataFrame:
-        """Per single edge: mean/std (over seeds) of val and test accuracy from exhaustive searches.
-
-        One measurement per (edge, seed): if two exhaustive searches trained the same edge with the
-        same seed, the earlier trial counts. std is the sample std (NaN for a single seed). The cost
-        columns (``num_adapter_params``, ``inference_cost``, ``wall_time_s_mean``, ``train_flops_mean``:
-        placement/price.py) are means over the seeds too; NULL where the store could not price a trial.
-        """
+    def ground_truth_trials(self, benchmark_key: str) -> pd.DataFrame:
+        """The trials the ground truth is made of: one row per (single edge, seed), from exhaustive
+        searches, completed only. If two exhaustive searches trained the same edge with the same
+        seed, the earlier trial counts (a re-run must not weigh an edge twice)."""
         with self._read() as session:
             rows = session.execute(self._ground_truth_stmt(benchmark_key)).all()
         raw = pd.DataFrame(rows, columns=["trial_id", "placement", "seed", "val_accuracy", "test_accuracy",
                                           "best_val_accuracy", *_COST])
+        raw = raw.drop_duplicates(["placement", "seed"], keep="first").reset_index(drop=True)
+        for col in ("val_accuracy", "test_accuracy", "best_val_accuracy", *_COST):
+            raw[col] = raw[col].astype("float64")
+        return raw
+
+    def ground_truth(self, benchmark_key: str) -> pd.DataFrame:
+        """Per single edge: mean/std (over seeds) of val and test accuracy from exhaustive searches.
+
+        Aggregates ``ground_truth_trials``. std is the sample std (NaN for a single seed). The cost
+        columns (``num_adapter_params``, ``inference_cost``, ``wall_time_s_mean``, ``train_flops_mean``:
+        placement/price.py) are means over the seeds too; NULL where the store could not price a trial.
+        """
+        raw = self.ground_truth_trials(benchmark_key)
         columns = ["placement", "source", "destination", "type", "val_accuracy_mean", "val_accuracy_std",
                    "test_accuracy_mean", "test_accuracy_std", "best_val_accuracy_mean", "n_seeds",
                    "num_adapter_params", "inference_cost", "wall_time_s_mean", "train_flops_mean"]
         if raw.empty:
             return frame([], columns)
-        raw = raw.drop_duplicates(["placement", "seed"], keep="first")
-        for col in ("val_accuracy", "test_accuracy", "best_val_accuracy", *_COST):
-            raw[col] = raw[col].astype("float64")
         grouped = raw.groupby("placement", sort=False)
         out = pd.DataFrame({
             "val_accuracy_mean": grouped["val_accuracy"].mean(),

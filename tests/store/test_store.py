@@ -196,6 +196,10 @@ def test_ground_truth_aggregates_single_edges_over_seeds(store):
     assert list(gt["test_accuracy_mean"]) == pytest.approx([0.45, 0.65])
     assert list(gt["val_accuracy_std"]) == pytest.approx([0.0707107, 0.0707107], rel=1e-5)
     assert list(gt["test_accuracy_std"]) == pytest.approx([0.0707107, 0.0707107], rel=1e-5)
+    # the trials behind it: one per (edge, seed), the earlier one where an exhaustive search repeated it
+    raw = store.ground_truth_trials(BENCH).sort_values(["placement", "seed"])
+    assert list(zip(raw["placement"], raw["seed"], strict=True)) == [("0->0", 0), ("0->0", 1), ("3->1", 0), ("3->1", 1)]
+    assert list(raw["val_accuracy"]) == pytest.approx([0.50, 0.60, 0.70, 0.80])
 
 
 def test_lookup_prefers_exact_seed_then_exhaustive(store):
