@@ -39,6 +39,12 @@ Single-edge suggestions (``acquisition``):
 Both start from the prior (before any result, the posterior is the prior), depend on the seed
 only, and never suggest a pending edge twice.
 
+``random_share``: that share of the suggestions (K = 1 and K > 1) is drawn uniformly among the
+untried placements instead, as SMAC3 interleaves random configurations with its model's
+(``ProbabilityRandomDesign``; Hutter et al. 2011). It bounds the loss where the priors mislead:
+with share p the searcher finds what random search finds in about 1/p of random's compute, whatever
+the priors say.
+
 K > 1: a placement is K edges. Its warm starts are GGA (DESIGN.md §7) run on an edge utility
 built from the single edges this benchmark already measured (their accuracies, standardised)
 and, for edges not measured, mu0: GGA's distance discount applied to measured accuracies. After
@@ -86,6 +92,7 @@ class PriorGPParams:
     acquisition: str = "ei"       # K = 1 picks: "ei" (expected improvement per cost) or "thompson" (a posterior draw's argmax)
     cost_exponent: float = 1.5    # "ei": maximise EI / relative cost per epoch ** cost_exponent (0: plain EI)
     temperature: float = 0.3      # "ei": draw the edge with probability ∝ (EI / cost ** cost_exponent) ** (1 / temperature); 0: argmax
+    random_share: float = 0.0     # share of suggestions drawn uniformly among untried placements (SMAC's random interleaving)
 
     def replace(self, **changes) -> PriorGPParams:
         return replace(self, **changes)
@@ -93,6 +100,8 @@ class PriorGPParams:
     def __post_init__(self) -> None:
         if self.acquisition not in ACQUISITIONS:
             raise ValueError(f"prior-gp acquisition {self.acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
+        if not 0.0 <= self.random_share <= 1.0:
+            raise ValueError(f"prior-gp random_share {self.random_share} is not a share in [0, 1]")
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, float | str]) -> PriorGPParams:
@@ -366,12 +375,16 @@ class PriorGPSearcher(_PickledState, _Searcher):
 
     def _draw_placement(self) -> str | None:
         k = int(self.rng.integers(self.k_range[0], self.k_range[1] + 1))
+        # the random share draws no model (and no rng) at 0, so the model's trajectories stay as they were
+        uniform = self.params.random_share > 0 and self.rng.random() < self.params.random_share
         obs_idx, obs_z, obs_noise = self._observed()
         if k == 1:
             taken = {self.model.index[Edge.parse(t)] for t in self.seen if "," not in t and t}
             free = np.asarray([i for i in range(len(self.model.edges)) if i not in taken], int)
             if len(free) == 0:
                 return None
+            if uniform:
+                return str(Placement.of([self.model.edges[int(self.rng.choice(free))]]))
             if self.params.acquisition == "ei":
                 utility = self._ei_per_cost(obs_idx, obs_z, obs_noise)[free]
                 if self.params.temperature > 0:  # Gumbel-max: a draw with probability ∝ exp(utility / temperature)
@@ -380,7 +393,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
                 utility = self.model.draw(obs_idx, obs_z, obs_noise, free, self.rng)
             return str(Placement.of([self.model.edges[free[int(np.argmax(utility))]]]))
         everything = np.arange(len(self.model.edges))
-        for _ in range(20):
+        for _ in range(0 if uniform else 20):
             sample = self.model.draw(obs_idx, obs_z, obs_noise, everything, self.rng)
             text = str(gga_pick(dict(zip(self.model.edges, sample, strict=True)), self.space, k, self.params.gamma))
             if text not in self.seen:

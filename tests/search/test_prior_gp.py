@@ -203,12 +203,12 @@ def percentile(acc: dict, e: Edge) -> float:
     return float(np.searchsorted(values, acc[e], side="right") / len(values))
 
 
-def prior_gp(space, scores, seed, prior_strength=1.0, trust_var=0.5, acquisition="thompson"):
+def prior_gp(space, scores, seed, prior_strength=1.0, trust_var=0.5, acquisition="thompson", random_share=0.0):
     """prior-gp whose prior is the scores alone (no transfer prior), picking by Thompson draws
     unless told otherwise (expected improvement has its own tests below)."""
     feats = EdgeFeatures.build(space, scores)
     params = DEFAULT_PARAMS.replace(transfer_weight=0.0, score_weight=1.0, prior_strength=prior_strength,
-                                    trust_var=trust_var, acquisition=acquisition,
+                                    trust_var=trust_var, acquisition=acquisition, random_share=random_share,
                                     struct_var=1.5 if acquisition == "thompson" else DEFAULT_PARAMS.struct_var)
     return PriorGPSearcher(space, (1, 1), seed, 0, feats, np.zeros(len(space)), params)
 
@@ -370,3 +370,32 @@ def test_bad_costs_and_acquisitions_are_refused():
         ei_searcher(space, np.zeros(len(space)))
     with pytest.raises(ValueError, match="acquisition 'ucb'"):
         DEFAULT_PARAMS.replace(acquisition="ucb")
+    with pytest.raises(ValueError, match="random_share 1.5"):
+        DEFAULT_PARAMS.replace(random_share=1.5)
+
+
+def test_the_random_share_draws_that_share_of_first_picks_uniformly():
+    space, acc, scores = synthetic()
+    top = set(sorted(space.edges, key=lambda e: -scores[e])[: len(space.edges) // 5])
+
+    def firsts(share):
+        picks = [Placement.parse(prior_gp(space, scores, seed, prior_strength=2.0, acquisition="ei",
+                                          random_share=share).suggest("t0")["placement"]).edges[0]
+                 for seed in range(60)]
+        return sum(e in top for e in picks) / len(picks)
+
+    guided, uniform = firsts(0.0), firsts(1.0)
+    assert guided >= 0.75                # the prior's top fifth
+    assert uniform <= 0.45               # about a fifth: the prior is ignored
+    assert uniform < firsts(0.5) < guided
+
+
+def test_a_random_share_of_k_above_one_suggestions_is_still_valid_and_distinct():
+    space = EdgeSpace(4)
+    params = DEFAULT_PARAMS.replace(random_share=0.5)
+    feats = EdgeFeatures.build(space, score_table(4), ("rank",))
+    searcher = PriorGPSearcher(space, (2, 3), 0, 0, feats, np.zeros(len(space)), params)
+    runs = drive(searcher, space, lambda p: accuracy(p, score_table(4)), 15)
+    texts = [t["placement"] for t, _ in runs]
+    assert len(texts) == 15 and len(set(texts)) == 15
+    assert all(2 <= len(p) <= 3 for _, p in runs)
