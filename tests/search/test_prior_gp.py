@@ -283,7 +283,9 @@ def test_the_searcher_object_itself_pickles():
 
 
 def ei_searcher(space, costs, seed=0, cost_exponent=1.0, temperature=0.0, scores=None, **params):
-    """prior-gp picking by expected improvement per unit cost, with a flat prior unless ``scores``."""
+    """prior-gp picking by expected improvement per unit cost, with a flat prior unless ``scores``
+    (and no random share unless asked: these tests are about the model's own picks)."""
+    params.setdefault("random_share", 0.0)
     feats = EdgeFeatures.build(space, scores or {e: 0.0 for e in space.edges})
     p = DEFAULT_PARAMS.replace(acquisition="ei", cost_exponent=cost_exponent, temperature=temperature,
                                transfer_weight=0.0, score_weight=1.0 if scores else 0.0, **params)
