@@ -5,7 +5,13 @@ store), so the same code serves the ``analyze`` command, notebooks and tests.
 """
 
 from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
-from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges, transfer_regret
+from placement_search.analysis.maps import (
+    edge_type_breakdown,
+    map_structure,
+    single_edge_heatmap,
+    top_edges,
+    transfer_regret,
+)
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
     hits,
@@ -30,6 +36,7 @@ __all__ = [
     "single_edge_heatmap",
     "top_edges",
     "transfer_regret",
+    "map_structure",
     "edge_type_breakdown",
     "optimum",
     "regret_curves",

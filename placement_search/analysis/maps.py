@@ -89,3 +89,39 @@ def transfer_regret(
             "moved_mean": float(moved.mean()), "regret_mean": best_to - float(moved.mean()),
         })
     return pd.DataFrame(rows)
+
+
+#: the additive models ``map_structure`` fits: a level per source point, per destination point, both
+STRUCTURE_MODELS = {"source": ("source",), "destination": ("destination",), "source + destination": ("source", "destination")}
+
+
+def map_structure(ground_truth_frame: pd.DataFrame, value: str = "val_accuracy_mean",
+                  prior: str | None = None) -> pd.DataFrame:
+    """How much of a single-edge map the point an edge reads from and the point it writes to
+    explain: why prior-gp's kernel has additive row and column terms (search/surrogate.py).
+
+    Per additive model (``STRUCTURE_MODELS``, least squares on one-hot levels): the share of the
+    variance across edges it explains (R^2) and the share it predicts for an edge left out
+    (leave-one-out R^2 from the hat matrix's diagonal; 0 or below means no better than the mean).
+    With ``prior`` (a column: another model's prediction per edge, e.g. the transfer prior), every
+    model also has that column as a covariate, and a row "prior" alone shows what it explains."""
+    gt = ground_truth_frame.dropna(subset=[value])
+    y = gt[value].to_numpy(float)
+    y = y - y.mean()
+    base = [np.ones(len(gt))] + ([gt[prior].to_numpy(float)] if prior else [])
+    models = ({"prior": ()} if prior else {}) | STRUCTURE_MODELS
+    rows = []
+    for name, factors in models.items():
+        cols = list(base)
+        for f in factors:
+            levels = gt[f].to_numpy()
+            cols += [(levels == v).astype(float) for v in np.unique(levels)[1:]]
+        x = np.column_stack(cols)
+        hat = x @ np.linalg.pinv(x)
+        resid = y - hat @ y
+        loo = resid / np.maximum(1.0 - np.diag(hat), 1e-9)
+        total = float((y ** 2).mean()) or 1.0
+        rows.append({"model": (f"prior + {name}" if prior and factors else name), "edges": len(gt),
+                     "parameters": x.shape[1], "r2": 1.0 - float((resid ** 2).mean()) / total,
+                     "loo_r2": 1.0 - float((loo ** 2).mean()) / total})
+    return pd.DataFrame(rows)

@@ -88,6 +88,8 @@ class PriorGPParams:
     trust_var: float = 2.0        # prior variance of the slopes on the prior's components (transfer prior, score)
     struct_var: float = 1.5       # variance of the structural (neighbourhood) GP term
     lengthscale: float = 0.2      # Matern length scale over normalised source/destination
+    axis_var: float = 0.0         # variance of each additive term on the source alone and on the destination alone
+    axis_lengthscale: float = 0.15 # their Matern length scale over the normalised point
     noise_var: float = 1.0        # observation noise (training noise and model misfit)
     gamma: float = 0.6            # GGA distance discount for K > 1 picks
     acquisition: str = "ei"       # K = 1 picks: "ei" (expected improvement per cost) or "thompson" (a posterior draw's argmax)
@@ -103,6 +105,9 @@ class PriorGPParams:
             raise ValueError(f"prior-gp acquisition {self.acquisition!r} is not one of {', '.join(ACQUISITIONS)}")
         if not 0.0 <= self.random_share <= 1.0:
             raise ValueError(f"prior-gp random_share {self.random_share} is not a share in [0, 1]")
+        if self.axis_var < 0 or self.axis_lengthscale <= 0:
+            raise ValueError(f"prior-gp axis_var {self.axis_var:g} must be >= 0 and axis_lengthscale "
+                             f"{self.axis_lengthscale:g} > 0")
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, float | str]) -> PriorGPParams:
@@ -185,6 +190,10 @@ class EdgeModel:
             + ConstantKernel(params.struct_var, fixed)
             * Columns(Matern([params.lengthscale, params.lengthscale, 1.0], fixed, nu=2.5), (2, 3, 4))
         )
+        if params.axis_var > 0:  # rows and columns of the map: edges out of one point, edges into one point
+            for column in (2, 3):
+                self.kernel = self.kernel + ConstantKernel(params.axis_var, fixed) * Columns(
+                    Matern(params.axis_lengthscale, fixed, nu=2.5), (column,))
 
         self.prior_sd = np.sqrt(self.kernel.diag(self.X))
         self._chol: np.ndarray | None = None

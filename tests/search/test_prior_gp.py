@@ -401,3 +401,27 @@ def test_a_random_share_of_k_above_one_suggestions_is_still_valid_and_distinct()
     texts = [t["placement"] for t, _ in runs]
     assert len(texts) == 15 and len(set(texts)) == 15
     assert all(2 <= len(p) <= 3 for _, p in runs)
+
+
+def test_row_and_column_terms_carry_a_result_to_far_edges_into_the_same_point():
+    """With axis_var > 0 a good result on s->d raises every edge into d, however far its source
+    (the destination decides most of a single edge's accuracy on the real maps); the local
+    neighbourhood term alone barely reaches a source at the other end of the network."""
+    space = EdgeSpace(13)
+    feats = EdgeFeatures.build(space, {e: 1.0 for e in space.edges}, ("rank",))  # flat: no score slope
+    seen, same_column, elsewhere = Edge(1, 6), Edge(11, 6), Edge(11, 9)
+    ix = {e: i for i, e in enumerate(space.edges)}
+
+    def lift(axis_var):
+        params = DEFAULT_PARAMS.replace(axis_var=axis_var, random_share=0.0)
+        model = PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), params).model
+        before, _ = model.posterior([], [], [], with_sd=False)
+        after, _ = model.posterior([ix[seen]], [2.0], [params.noise_var], with_sd=False)
+        return after - before
+
+    plain, additive = lift(0.0), lift(1.0)
+    # (the free level lifts every edge alike; what matters is the lift beyond it)
+    assert additive[ix[same_column]] - additive[ix[elsewhere]] > 0.2
+    assert abs(plain[ix[same_column]] - plain[ix[elsewhere]]) < 0.05
+    with pytest.raises(ValueError, match="axis_var -1"):
+        DEFAULT_PARAMS.replace(axis_var=-1.0)
