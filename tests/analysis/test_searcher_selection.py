@@ -86,7 +86,7 @@ def test_ablation_rows_cover_every_variant_store_and_target():
     prior = ss.transfer_for(None, [])
     random_runs = {gt.name: pd.DataFrame(ss.run_baseline("random", gt, range(4), 16))}
     table = ss.ablation([gt], {gt.name: prior}, random_runs, ss.DEFAULT_PARAMS, 2, 16, np.random.default_rng(0))
-    variants = 5 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))
+    variants = 6 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))  # default + 5 parts removed or swapped
     assert len(table) == variants * len(ss.TARGETS) and table["variant"].nunique() == variants
     assert (table["ratio"] > 0).all() and (table["lo"] <= table["hi"]).all()
 
