@@ -119,7 +119,12 @@ def map_structure(ground_truth_frame: pd.DataFrame, value: str = "val_accuracy_m
         x = np.column_stack(cols)
         hat = x @ np.linalg.pinv(x)
         resid = y - hat @ y
-        loo = resid / np.maximum(1.0 - np.diag(hat), 1e-9)
+        leverage = np.diag(hat)
+        alone = leverage > 1.0 - 1e-8  # the only edge of its level: the shortcut would call it predicted
+        loo = resid / np.where(alone, 1.0, 1.0 - leverage)
+        for i in np.flatnonzero(alone):  # refit without it: its level has no data, as for a new point
+            keep = np.arange(len(y)) != i
+            loo[i] = y[i] - x[i] @ (np.linalg.pinv(x[keep]) @ y[keep])
         total = float((y ** 2).mean()) or 1.0
         rows.append({"model": (f"prior + {name}" if prior and factors else name), "edges": len(gt),
                      "parameters": x.shape[1], "r2": 1.0 - float((resid ** 2).mean()) / total,

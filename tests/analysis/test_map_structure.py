@@ -42,3 +42,16 @@ def test_a_prior_column_is_a_covariate_of_every_model():
     assert list(table.index) == ["prior", "prior + source", "prior + destination", "prior + source + destination"]
     assert table.loc["prior", "loo_r2"] > 0.99
     assert table.loc["prior + source + destination", "parameters"] == 2 + 8 + 8
+
+
+def test_an_edge_alone_in_its_level_counts_as_unpredicted():
+    """Leaving out the only edge into a point leaves that point's level unfitted: its prediction is
+    the rest of the model, not a perfect fit (the hat-matrix shortcut divides 0 by 0 there)."""
+    rng = np.random.default_rng(3)
+    col = rng.normal(size=9)
+    frame = _frame(lambda s, d: col[d])
+    frame = frame[(frame["destination"] != 8) | (frame["source"] == 0)]  # one edge into point 8
+    frame.loc[(frame["destination"] == 8), "val_accuracy_mean"] = 10.0   # far from every other level
+    table = map_structure(frame).set_index("model")
+    assert table.loc["destination", "r2"] > 0.999
+    assert table.loc["destination", "loo_r2"] < 0.9   # the shortcut alone would give 1.0
