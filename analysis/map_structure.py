@@ -29,10 +29,12 @@ import searcher_selection as ss  # noqa: E402
 from placement_search.analysis import map_structure  # noqa: E402
 
 
-def structure_rows(gt: ss.GroundTruth, prior: np.ndarray) -> pd.DataFrame:
+def structure_rows(gt: ss.GroundTruth, prior) -> pd.DataFrame:
+    """``map_structure`` over all measured edges, and over the upper half by ``prior`` (a TransferPrior)."""
     edges = [e for e in gt.space.edges if e in gt.accuracy]
     frame = pd.DataFrame({"source": [e.source for e in edges], "destination": [e.destination for e in edges],
-                          "val_accuracy_mean": [gt.accuracy[e] for e in edges], "prior": prior})
+                          "val_accuracy_mean": [gt.accuracy[e] for e in edges],
+                          "prior": np.asarray(prior.predict(edges, gt.space.num_points), float)})
     upper = frame[frame["prior"] >= frame["prior"].median()]
     return pd.concat([map_structure(frame).assign(edges_kept="all"),
                       map_structure(upper, prior="prior").assign(edges_kept="prior's upper half")]).assign(store=gt.name)
@@ -46,11 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         gts = ss.distinct([ss.load_ground_truth(p, Path(tmp), partial=True) for p in (args.store or ss.ALL_STORES)])
         selection = [ss.load_ground_truth(p, Path(tmp)) for p in ss.SELECTION_STORES]
-    rows = []
-    for g in gts:
-        prior = ss.transfer_for(g, [o for o in selection if o.benchmark != g.benchmark])
-        edges = [e for e in g.space.edges if e in g.accuracy]
-        rows.append(structure_rows(g, np.asarray(prior.predict(edges, g.space.num_points), float)))
+    rows = [structure_rows(g, ss.transfer_for(g, [o for o in selection if o.benchmark != g.benchmark])) for g in gts]
     table = pd.concat(rows)[["store", "edges_kept", "model", "edges", "parameters", "r2", "loo_r2"]]
     table.to_csv(args.out, index=False, float_format="%.4f")
     stores = list(dict.fromkeys(table["store"]))
