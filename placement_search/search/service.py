@@ -263,27 +263,35 @@ def planned_search(store: ResultsStore, cfg: Config, name: str, searcher_label: 
                    options: dict) -> SearchJob:
     """A search over a fixed list of (placement, seed[, label]) trials, for scripts that plan their
     own trials (analysis/sweep_local.py, analysis/placement_experiments.py). Run again with the same
-    name, it continues: the trials the store already holds count and are not run again.
+    name, it continues: the trials the store already holds count and are not run again. Run again
+    with another plan (a second stratum of edges, say), the stored trials outside it widen the
+    budget instead of using it up, so the new plan runs whole.
     ``searcher_label`` is stored as the search's searcher (``exhaustive`` makes it ground truth).
     Every trial runs to the end (a planned trial is a measurement, not a candidate)."""
     cfg = config_from_dict(cfg.to_dict())
     cfg.search.scheduler = "fifo"
     key = benchmark_key(cfg)
     check_name(name)
+    budget = len(trials)
     if store.has_search(name):
         record = store.get_search(name)
         if record.benchmark_key != key or record.searcher != searcher_label:
             raise PlacementSearchError(
                 f"search {name} in {store.url} is not a {searcher_label} search of this config (benchmark key "
                 f"{record.benchmark_key}, this config's {key}); pass another --name")
+        planned = {(str(t[0]), int(t[1])) for t in trials}
+        stored = store.trials_frame(name)
+        budget += sum((p, int(s)) not in planned for p, s in zip(stored["placement"], stored["seed"], strict=True))
+        if budget > (record.num_samples or 0):
+            store.set_search_budget(name, budget)
     else:
         store.ensure_benchmark(key, benchmark_description(cfg))
-        store.create_search(name, key, searcher_label, len(trials), disk_config(cfg), options)
+        store.create_search(name, key, searcher_label, budget, disk_config(cfg), options)
     space = edge_space(cfg)
-    searcher = DeduplicatingSearcher(PlacementListSearcher(list(trials)), space, cfg.training.seed, len(trials),
+    searcher = DeduplicatingSearcher(PlacementListSearcher(list(trials)), space, cfg.training.seed, budget,
                                      store.url, name)
     searcher.reconcile_with_store()
-    return SearchJob(cfg, store, name, searcher, len(trials), space)
+    return SearchJob(cfg, store, name, searcher, budget, space)
 
 
 def resume_search(name: str, store_url: str | None = None, address: str | None = None, verbose: int = 1,

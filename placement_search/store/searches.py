@@ -91,6 +91,14 @@ class SearchesMixin(TrialsMixin):
             self._search_row(session, name)
             session.execute(update(Search).where(Search.name == name).values(**values))
 
+    def set_search_budget(self, name: str, num_samples: int) -> None:
+        """Set a search's trial budget: a planned search run again with a wider plan grows it
+        (``search.service.planned_search``)."""
+        with self._write() as session:
+            self._search_row(session, name)
+            session.execute(update(Search).where(Search.name == name).values(num_samples=int(num_samples),
+                                                                              updated_at=utcnow()))
+
     def relabel_search(self, name: str, searcher: str) -> None:
         """Change the searcher label of a search: how a complete extra-seed sweep, run as ``repeat``
         so that it stayed out of the ground truth while partial, enters it as ``exhaustive``

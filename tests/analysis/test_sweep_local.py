@@ -55,6 +55,21 @@ def test_a_complete_extra_seed_is_promoted_into_the_ground_truth(tmp_path):
     assert truth["val_accuracy_mean"].to_numpy() == pytest.approx(((once + seed1) / 2)[truth.index].to_numpy())
 
 
+def test_a_second_stratum_under_the_same_name_runs_whole(tmp_path):
+    """--every 2 then the other half by --edges, one search name: the first stratum's trials do not
+    use up the second plan's budget (they did: the second run stopped at once, '9 of 8 stored')."""
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    edges = list(edge_space(load_config(TINY)).edges)
+    assert _sweep(url, "--every", "2") == 0
+    rest = ",".join(str(e) for e in edges[1::2])
+    assert _sweep(url, "--edges", rest) == 0
+    store = open_store(url)
+    assert sorted(store.trials_frame("tiny-exhaustive")["placement"]) == sorted(str(e) for e in edges)
+    assert store.get_search("tiny-exhaustive").num_samples == len(edges)
+    assert _sweep(url, "--edges", rest) == 0  # nothing left: runs nothing, and the budget stays
+    assert len(store.trials_frame("tiny-exhaustive")) == len(edges) == store.get_search("tiny-exhaustive").num_samples
+
+
 def test_a_partial_extra_seed_stays_out_of_the_ground_truth(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
     assert _sweep(url, "--every", "5") == 0
