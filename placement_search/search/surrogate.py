@@ -396,7 +396,8 @@ class PriorGPSearcher(_PickledState, _Searcher):
         k = int(self.rng.integers(self.k_range[0], self.k_range[1] + 1))
         # the random share draws no model (and no rng) at 0, so the model's trajectories stay as they were
         uniform = self.params.random_share > 0 and self.rng.random() < self.params.random_share
-        obs_idx, obs_z, obs_noise = self._observed()
+        # a uniform pick reads no model: the observations are gathered only for the model's picks
+        obs_idx, obs_z, obs_noise = ([], [], []) if uniform else self._observed()
         if k == 1:
             taken = {self.model.index[Edge.parse(t)] for t in self.seen if "," not in t and t}
             free = np.asarray([i for i in range(len(self.model.edges)) if i not in taken], int)
