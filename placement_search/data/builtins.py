@@ -152,6 +152,9 @@ def load_tweet_sentiment() -> tuple[DatasetDict, dict]:
     return load_rated_snippets(assets.tweets_file())
 
 
+# -------------------------------------------------------------------------------- fashion-mnist
+
+
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (the MNIST format: big-endian magic, dims, then uint8 data) as a numpy array."""
     data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
