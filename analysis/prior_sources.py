@@ -1,14 +1,14 @@
 """Does prior-gp gain from a transfer prior fitted on more source maps?
 
 The shipped transfer prior is fitted on the four selection ground truths
-(``searcher_selection.SELECTION_STORES``); the digits and tweet samples only check the searcher.
+(``searcher_selection.SELECTION_STORES``); the digits sample and the tweet map only check the searcher.
 This script replays the shipped defaults on every store with the transfer prior fitted, leaving
 that store out, on (1) the selection stores and (2) every other store in analysis/results/, so
 each figure is held out (the store is never its own source) and the two rows differ only in the
 sources. Same replays as ``searcher_selection.py --evaluate`` (in-process, a sampled sweep
 searches its measured edges); ratio of median compute to random's (``--random-seeds`` seeds).
 
-    .venv/bin/python analysis/prior_sources.py                     # 100 seeds, about 10 minutes on 2 CPUs
+    .venv/bin/python analysis/prior_sources.py                     # 100 seeds, about 3 minutes on 2 CPUs
 
 Output: analysis/results/searcher_selection/prior_sources.csv
 """
