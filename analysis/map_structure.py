@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         gts = ss.distinct([ss.load_ground_truth(p, Path(tmp), partial=True) for p in (args.store or ss.ALL_STORES)])
         selection = [ss.load_ground_truth(p, Path(tmp)) for p in ss.SELECTION_STORES]
-    rows = [structure_rows(g, ss.transfer_for(g, [o for o in selection if o.benchmark != g.benchmark])) for g in gts]
+    rows = [structure_rows(g, ss.transfer_for(g, selection)) for g in gts]
     table = pd.concat(rows)[["store", "edges_kept", "model", "edges", "parameters", "r2", "loo_r2"]]
     table.to_csv(args.out, index=False, float_format="%.4f")
     stores = list(dict.fromkeys(table["store"]))

@@ -37,7 +37,7 @@ def compare_sources(gts: list[ss.GroundTruth], selection: set[str], seeds: int, 
     and the half the prior rates higher) and the default's median-compute ratios to random."""
     rows = []
     for g in gts:
-        others = [o for o in gts if o.name != g.name and o.benchmark != g.benchmark]
+        others = ss.sources_for(g, gts)
         random_runs = pd.DataFrame(ss.run_baseline("random", g, range(random_seeds), budget))
         edges = [e for e in g.space.edges if e in g.accuracy]
         acc = np.array([g.accuracy[e] for e in edges])

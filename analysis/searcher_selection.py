@@ -262,10 +262,20 @@ def _slot_text(config: dict, space: EdgeSpace) -> str:
     return str(decode_placement(config, space))
 
 
-def transfer_for(gt: GroundTruth | None, others: list[GroundTruth]) -> TransferPrior:
-    """The transfer prior fitted on ``others`` (tasks named ``backbone/task``, as prior-gp looks them up)."""
+def sources_for(gt: GroundTruth | None, pool: list[GroundTruth]) -> list[GroundTruth]:
+    """The ground truths of ``pool`` a transfer prior for ``gt`` may be fitted on: never ``gt``
+    itself, nor another store holding its ground truth (the same benchmark key). ``gt`` None: all."""
+    if gt is None:
+        return list(pool)
+    return [o for o in pool if o.name != gt.name and o.benchmark != gt.benchmark]
+
+
+def transfer_for(gt: GroundTruth | None, pool: list[GroundTruth]) -> TransferPrior:
+    """The transfer prior for a search of ``gt``, fitted on ``sources_for(gt, pool)`` (tasks named
+    ``backbone/task``, as prior-gp looks them up); flat when no source is left."""
     from placement_search.search.surrogate import prior_task_name
 
+    others = sources_for(gt, pool)
     if not others:
         return TransferPrior.flat()
     return TransferPrior.fit([(prior_task_name(o.cfg.backbone.name, o.cfg.task.name), o.accuracy, o.space.num_points)
@@ -392,9 +402,8 @@ def proxy_study(gts: list[GroundTruth], seed: int = 0) -> pd.DataFrame:
         struct = structure_matrix(edges, gt.space.num_points)
         for i, col in enumerate(STRUCTURE_COLUMNS):
             feats[col] = ("structure", struct[:, i])
-        others = [o for o in gts if o is not gt]
-        if others:
-            prior = transfer_for(gt, others)
+        if sources_for(gt, gts):
+            prior = transfer_for(gt, gts)
             feats["transfer_prior(other stores)"] = ("structure learned on the other ground truths",
                                                      prior.predict(edges, gt.space.num_points))
         for name, (kind, x) in feats.items():
@@ -601,7 +610,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.only_ablation:
         random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
-        priors = {g.name: transfer_for(g, [o for o in gts if o is not g]) for g in gts}
+        priors = {g.name: transfer_for(g, gts) for g in gts}
         table = ablation(gts, priors, random_runs, DEFAULT_PARAMS, args.confirm_seeds, args.budget, rng)
         table.to_csv(args.out / "ablation.csv", index=False, float_format="%.4f")
         print(table.round(2).to_string(index=False))
@@ -614,7 +623,7 @@ def main(argv: list[str] | None = None) -> None:
 
     random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
     random_ref = {n: summarize(r.to_dict("records")) for n, r in random_runs.items()}
-    priors = {g.name: transfer_for(g, [o for o in gts if o is not g]) for g in gts}
+    priors = {g.name: transfer_for(g, gts) for g in gts}
     settings = {setting_id(p): p for p in grid_settings()}
     runs: dict[tuple[str, str, int], pd.DataFrame] = {}
 
@@ -725,8 +734,8 @@ def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Ge
     for g in targets:
         measured = f"{len(g.accuracy)} of {len(g.space)} single edges measured"
         print(f"{g.name}: {measured}, top-5 % >= {g.top5:.4f}, noise sd {g.noise_sd:.4f}; cost: {g.cost_note}", flush=True)
-        others = [o for o in gts if o.name != g.name and o.benchmark != g.benchmark]
-        prior = transfer_for(g, others)
+        others = sources_for(g, gts)
+        prior = transfer_for(g, gts)
         runs = {"random": pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)),
                 "tpe": pd.DataFrame(run_baseline("tpe", g, range(args.gga_seeds), args.budget)),
                 "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"left out: {exc}", flush=True)
     gts = ss.distinct(gts)
     # as the benchmark: the transfer prior fitted on the selection's ground truths less this task
-    priors = {g.name: ss.transfer_for(g, [o for o in selection if o.benchmark != g.benchmark]) for g in gts}
+    priors = {g.name: ss.transfer_for(g, selection) for g in gts}
     _STATE.update(gts={g.name: g for g in gts}, priors=priors, seeds=args.seeds, params=params)
     keys = [(g.name, d) for g in gts for d in range(args.draws + 1)]
     rows = []

@@ -99,6 +99,21 @@ def test_a_copied_store_counts_once():
     assert [g.name for g in ss.distinct([first, copy, other])] == ["trec6", "fashion"]
 
 
+
+def test_a_store_is_never_its_own_prior_source():
+    """Neither the store searched nor a copy holding its ground truth feeds its transfer prior."""
+    first, copy, other = (_ground_truth(lambda i: True) for _ in range(3))
+    first.name, copy.name, other.name = "trec6", "trec6_k3", "fashion"
+    first.benchmark = copy.benchmark = "b1"
+    other.benchmark = "b2"
+    pool = [first, copy, other]
+    assert [g.name for g in ss.sources_for(first, pool)] == ["fashion"]
+    assert [g.name for g in ss.sources_for(other, pool)] == ["trec6", "trec6_k3"]
+    assert ss.sources_for(None, pool) == pool
+    # the prior is fitted on the sources only: with none left it is flat
+    assert not ss.transfer_for(first, [first, copy]).tasks
+    assert len(ss.transfer_for(first, pool).tasks) == 1
+
 def test_the_selection_stores_are_the_shipped_priors_sources():
     """A store completed later must not slip into the selection or the prior through a glob: the
     default stores are exactly the ground truths the shipped transfer prior was fitted on."""
