@@ -31,7 +31,18 @@ class _Parser(argparse.ArgumentParser):
     the usage block and exited; sub-command parsers inherit the class."""
 
     def error(self, message: str):  # noqa: D102 - argparse's hook
-        raise UsageError(f"{message}; see `{self.prog} --help`")
+        raise UsageError(f"{message}; {_store_hint(message)}see `{self.prog} --help`")
+
+
+def _store_hint(message: str) -> str:
+    """Every command names its results store with ``--store``; a store path or URL given bare
+    (``placement-search list runs/x.sqlite``) is the likeliest unrecognised argument, so say so."""
+    if not message.startswith("unrecognized arguments: "):
+        return ""
+    for token in message.split(": ", 1)[1].split():
+        if "://" in token or token.lower().endswith((".sqlite", ".sqlite3", ".db")):
+            return f"a results store is named with --store ({_flag('store')} {token}); "
+    return ""
 
 
 #: integer flags (by argparse dest, in any sub-command, plugins included): (smallest, largest)

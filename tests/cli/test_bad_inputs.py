@@ -113,6 +113,8 @@ CASES = [
     # ---- command-line flags, checked before a config is read, Ray starts or a store opens
     Case("no-config-argument", ["space"], "the following arguments are required: config"),
     Case("unknown-flag", ["run", TINY, "--max-concurency", "2"], "unrecognized arguments: --max-concurency 2"),
+    Case("store-without-flag", ["list", "results.sqlite"],
+         "unrecognized arguments: results.sqlite; a results store is named with --store (--store results.sqlite)"),
     Case("max-concurrent", ["run", TINY, "--max-concurrent", "-1"], "--max-concurrent must be at least 1, got -1"),
     Case("num-samples", ["run", TINY, "--num-samples", "0"], "--num-samples must be at least 1, got 0"),
     Case("seed-nonsense", ["run", TINY, "--seed", "first"], "argument --seed: invalid int value: 'first'"),
