@@ -1,21 +1,12 @@
-"""How much can stopping trials after one epoch save? The ceiling, from the stored learning curves.
+"""How much can stopping trials after one epoch save? The ceiling on every committed ground truth.
 
-ASHA (``search.scheduler: asha``, grace period 1 epoch) stops a trial whose one-epoch validation
-accuracy ranks low among the trials before it. This script measures what that rule could save at
-best, per ground truth, without replaying any searcher: an idealised halving that knows the
-map's own one-epoch distribution (ASHA only estimates it from the trials it has seen) stops
-every edge in the bottom ``q`` of it after epoch 1, at 1/epochs of the edge's price, and trains
-the rest to the end. For a search that tries edges at random, the expected compute per target
-edge found is (mean price of a trial) / (share of edges that are target edges *and* run to the
-end), so
-
-    factor(q) = mean price with stopping / mean price without  /  share of target edges kept
-
-is what the rule multiplies random search's compute by. A factor near 1 means the one-epoch
-signal pays for itself and no more; under 0.5 it alone would halve the compute. The same factor
-applies to any searcher whose picks are independent of the one-epoch accuracy. Targets as the
-benchmark's: (a) a top-5 % single edge, (b) one within a training-noise sd of the best. Prices:
-search/cost.py's measured table per preset.
+The measure is ``placement_search.analysis.fidelity.stopping_headroom`` (its doc): an idealised
+halving that knows each map's one-epoch quantiles stops the bottom share of the edges after
+epoch 1 and trains the rest; ``factor`` is what that multiplies random search's compute to a
+target by. Each store's report shows the same table ("What stopping after one epoch could
+save"); this script collects it over stores, for the README. Targets as the benchmark's: (a) a
+top-5 % single edge, (b) one within a training-noise sd of the best (the store's measured sd).
+Prices: search/cost.py's table for the benchmark's backbone and task.
 
     .venv/bin/python analysis/fidelity_headroom.py          # every store in analysis/results/, seconds
 
@@ -29,58 +20,53 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import searcher_selection as ss  # noqa: E402
-
-#: shares of the edges stopped after epoch 1 (ASHA's reduction factor 3 stops 2/3 at its first rung)
-STOP_SHARES = (1 / 3, 1 / 2, 2 / 3)
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "analysis/results/searcher_selection/fidelity_headroom.csv"
 
 
-def headroom_rows(gt: ss.GroundTruth, prices: np.ndarray, stop_shares=STOP_SHARES) -> list[dict]:
-    """One row per target and stop share for ``gt`` (the edges with both a final and a one-epoch
-    accuracy; ``prices``: each of ``gt.space.edges``' relative cost per epoch)."""
-    edges = [e for e in gt.space.edges if e in gt.accuracy and e in gt.epoch1]
-    if not edges:
-        return []
-    index = {e: i for i, e in enumerate(gt.space.edges)}
-    price = np.asarray(prices, float)[[index[e] for e in edges]]
-    final = np.array([gt.accuracy[e] for e in edges])
-    quantile = (rankdata([gt.epoch1[e] for e in edges]) - 0.5) / len(edges)  # ties share a rank
-    rows = []
-    for target, threshold in (("top5", gt.top5), ("noise", gt.near_best)):
-        hit = final >= threshold
-        for q in stop_shares:
-            stopped = quantile < q
-            cost = float(np.where(stopped, price / gt.epochs, price).mean() / price.mean())
-            kept = float((hit & ~stopped).sum() / hit.sum())
-            rows.append({"store": gt.name, "target": target, "stop_share": round(q, 4), "edges": len(edges),
-                         "target_edges": int(hit.sum()), "target_edges_kept": kept, "cost_per_trial": cost,
-                         "factor": cost / kept if kept > 0 else np.inf})
-    return rows
+def store_headroom(path: Path) -> pd.DataFrame:
+    """The one-epoch ceiling of every ground truth in the store at ``path`` (read from a temporary
+    copy: opening a store may migrate it in place, and the committed files stay untouched)."""
+    from placement_search.analysis import first_epoch_accuracy, load_results, stopping_headroom
+    from placement_search.analysis.experiments import training_noise
+    from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
+    from placement_search.search.cost import table_for_description
+    from placement_search.store.engine import sqlite_snapshot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        results = load_results(sqlite_snapshot(path, Path(tmp)))
+    frames = []
+    for key, gt in results.ground_truth.items():
+        desc = results.benchmarks.get(key, {})
+        sd, _ = training_noise(results.trials[results.trials["benchmark_key"] == key])
+        n_points = int(max(gt["source"].max(), gt["destination"].max())) + 1
+        table = stopping_headroom(gt.set_index("placement")["val_accuracy_mean"],
+                                  first_epoch_accuracy(results.ground_truth_curves.get(key)),
+                                  table_for_description(desc, n_points).relative,
+                                  float((desc.get("training") or {}).get("epochs") or 0),
+                                  {"top5": top_fraction_threshold(gt, 0.05), "noise": near_best_threshold(gt, sd)})
+        frames.append(table.assign(store=path.stem, benchmark_key=key))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def main(argv: list[str] | None = None) -> None:
-    from placement_search.search.surrogate import edge_costs
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--store", action="append", type=Path, help="a store with a single-edge sweep (repeatable)")
-    ap.add_argument("--out", type=Path, default=ss.OUT / "fidelity_headroom.csv")
+    ap.add_argument("--store", action="append", type=Path, help="a store with a single-edge sweep (repeatable; "
+                    "default: every .sqlite in analysis/results/)")
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        gts = ss.distinct([ss.load_ground_truth(p, Path(tmp), partial=True) for p in (args.store or ss.ALL_STORES)])
-    table = pd.DataFrame([row for g in gts for row in headroom_rows(g, edge_costs(g.cfg, g.space))])
+    table = pd.concat([store_headroom(p) for p in (args.store or sorted((ROOT / "analysis/results").glob("*.sqlite")))],
+                      ignore_index=True)
     if table.empty:
-        raise SystemExit("error: no store holds single edges with a one-epoch curve point; run a sweep first")
+        raise SystemExit("error: no store holds single edges with a one-epoch curve point; run an exhaustive sweep")
+    table = table[["store", "benchmark_key", *[c for c in table.columns if c not in ("store", "benchmark_key")]]]
     table.to_csv(args.out, index=False, float_format="%.4f")
     shown = table.assign(stop=table["stop_share"].map(lambda q: f"stop {q:.2f}"))
-    print(shown.pivot(index=["store", "target"], columns="stop", values="factor").round(2).to_string())
+    print(shown.pivot_table(index=["store", "target"], columns="stop", values="factor").round(2).to_string())
     print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -5,6 +5,7 @@ store), so the same code serves the ``analyze`` command, notebooks and tests.
 """
 
 from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
+from placement_search.analysis.fidelity import first_epoch_accuracy, stopping_headroom
 from placement_search.analysis.maps import (
     edge_type_breakdown,
     map_structure,
@@ -47,6 +48,8 @@ __all__ = [
     "hits",
     "target_summary",
     "regret_compute_summary",
+    "first_epoch_accuracy",
+    "stopping_headroom",
     "plot_heatmap",
     "plot_rank_vs_accuracy",
     "plot_regret",

@@ -31,6 +31,8 @@ class Results:
     scores: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: search name -> its search.objectives (several: a Pareto search, analysis/pareto.py)
     objectives: dict[str, list[str]] = field(default_factory=dict)
+    #: benchmark key -> the learning curves of the trials its ground truth is made of
+    ground_truth_curves: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def load_results(
@@ -38,7 +40,8 @@ def load_results(
     curve_searches: Iterable[str] = (),
     score_keys: Iterable[str] | None = None,
 ) -> Results:
-    """Searches, trials, ground truth of every benchmark key, score tables and selected curves.
+    """Searches, trials, ground truth of every benchmark key (with its trials' learning curves),
+    score tables and selected curves.
 
     ``score_keys`` None loads every stored score table (they are small: one row per edge);
     ``curve_searches`` names the searches whose learning curves to load (curves can be large).
@@ -62,9 +65,20 @@ def load_results(
             columns=["search", "trial_id", "trial_key", "placement", "seed", "step"])
         objectives = {name: list((store.get_search(name).config.get("search") or {}).get("objectives")
                                  or ["val_accuracy"]) for name in searches["name"]}
-        return Results(store.url, searches, trials, curves, benchmarks, ground_truth, score_sets, scores, objectives)
+        truth_curves = {k: _ground_truth_curves(store, searches, k) for k in ground_truth}
+        return Results(store.url, searches, trials, curves, benchmarks, ground_truth, score_sets, scores, objectives,
+                       truth_curves)
     finally:
         store.close()
+
+
+def _ground_truth_curves(store, searches: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The curve points of the trials ``store.ground_truth(key)`` averages (its exhaustive searches')."""
+    ids = set(store.ground_truth_trials(key)["trial_id"])
+    names = searches.loc[(searches["benchmark_key"] == key) & (searches["searcher"] == "exhaustive"), "name"]
+    frames = [c[c["trial_id"].isin(ids)] for c in (store.curves_frame(n) for n in names)]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _canonical(value: Any) -> str:

@@ -268,3 +268,24 @@ def test_report_renders_in_headless_chromium(store_url, tmp_path):
     assert found, f"no check title in the dumped DOM: {dom[:300]!r}"
     assert (int(found[1]), int(found[2]), int(found[3])) == (n_images, n_images, n_tables)
     assert n_images >= 5 and n_tables >= 10
+
+
+def test_report_shows_the_one_epoch_ceiling(tmp_path):
+    """A 3-epoch ground truth with learning curves gets the 'What stopping after one epoch could
+    save' table (analysis/fidelity.py); here epoch 1 ranks the edges as the end does, so stopping
+    keeps every target edge and the factor is the price saved."""
+    store = ResultsStore(str(tmp_path / "curves.sqlite"))
+    store.ensure_benchmark("bench-3", {**DESC, "training": {"epochs": 3, "lr": 0.01}})
+    store.create_search("exhaustive-3", "bench-3", "exhaustive", len(EDGES), {})
+    store.record_trials([
+        TrialRecord("exhaustive-3", f"{s}_{d}", f"{s}->{d}", 0, "completed", {"val_accuracy": acc(s, d)},
+                    curve=[{"step": 10 * e, "epoch": e, "val_accuracy": acc(s, d) - 0.1 / e} for e in (1, 2, 3)])
+        for s, d in EDGES])
+    store.set_search_status("exhaustive-3", "completed")
+    store.close()
+    out = tmp_path / "report"
+    write_report(f"sqlite:///{tmp_path / 'curves.sqlite'}", out, n_boot=50)
+    assert "What stopping after one epoch could save" in (out / "index.html").read_text()
+    table = pd.read_csv(out / "bench-3_stopping_headroom.csv")
+    assert set(table["target"]) == {"a: top 5 %", "b: within 1 sd of best"} and (table["edges"] == len(EDGES)).all()
+    assert (table["target_edges_kept"] == 1.0).all() and (table["factor"] < 1).all()

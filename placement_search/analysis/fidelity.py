@@ -1,0 +1,68 @@
+"""What stopping trials after one epoch could save at best, read off a ground truth's curves.
+
+ASHA (``search.scheduler: asha``, grace period 1 epoch) stops a trial whose one-epoch validation
+accuracy ranks low among the trials before it. Whether that pays on a task depends on how well
+the first epoch predicts the last, which the exhaustive sweep's learning curves already show.
+``stopping_headroom`` measures the ceiling, replaying no searcher: an idealised halving that knows
+the map's own one-epoch distribution (ASHA estimates it from the trials it has seen) stops every
+edge in the bottom ``q`` of it after epoch 1, at 1/epochs of the edge's price, and trains the rest
+to the end. For a search that tries edges at random, the compute per target edge found is
+(mean price of a trial) / (share of edges that are target edges *and* run to the end), so
+
+    factor(q) = mean price with stopping / mean price without  /  share of target edges kept
+
+is what the rule multiplies random search's compute by; the same holds for any searcher whose
+picks do not depend on the one-epoch accuracy. Near 1, the first epoch pays for itself and no
+more; at 0.5 it alone would halve the compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+#: shares of the edges stopped after epoch 1 (ASHA's reduction factor 3 stops 2/3 at its first rung)
+STOP_SHARES = (1 / 3, 1 / 2, 2 / 3)
+
+COLUMNS = ["target", "threshold", "stop_share", "edges", "target_edges", "target_edges_kept", "cost_per_trial",
+           "factor"]
+
+
+def first_epoch_accuracy(curves: pd.DataFrame) -> pd.Series:
+    """Per placement, the mean over its trials of the validation accuracy at the first curve point
+    with epoch >= 1 (where ASHA with a grace period of one epoch compares a trial). A trial whose
+    curve has no such point, or only its last one (a one-epoch recipe), is left out."""
+    if curves is None or curves.empty or "epoch" not in curves:
+        return pd.Series(dtype=float, name="first_epoch_accuracy")
+    c = curves[curves["epoch"].notna() & curves["val_accuracy"].notna()].sort_values(["trial_id", "step"])
+    first = c[c["epoch"] >= 1.0 - 1e-9].groupby("trial_id").head(1)
+    last_epoch = c.groupby("trial_id")["epoch"].max()
+    first = first[first["epoch"].to_numpy() < last_epoch.reindex(first["trial_id"]).to_numpy()]
+    return first.groupby("placement")["val_accuracy"].mean().rename("first_epoch_accuracy")
+
+
+def stopping_headroom(final: pd.Series, first_epoch: pd.Series, price: Callable[[str], float], epochs: float,
+                      thresholds: Mapping[str, float], stop_shares: Sequence[float] = STOP_SHARES) -> pd.DataFrame:
+    """One row per target and stop share (module doc). ``final`` and ``first_epoch``: accuracy per
+    placement (the edges with both count); ``price``: relative cost per epoch of a placement;
+    ``thresholds``: target name -> the final accuracy that meets it."""
+    both = pd.concat([final.rename("final"), first_epoch.rename("first")], axis=1, join="inner").dropna()
+    if both.empty or not epochs or epochs <= 1:
+        return pd.DataFrame(columns=COLUMNS)
+    cost = np.array([price(p) for p in both.index], float)
+    accuracy = both["final"].to_numpy(float)
+    quantile = (rankdata(both["first"].to_numpy(float)) - 0.5) / len(both)  # ties share a rank
+    rows = []
+    for target, threshold in thresholds.items():
+        hit = accuracy >= threshold - 1e-12
+        for q in stop_shares:
+            stopped = quantile < q
+            per_trial = float(np.where(stopped, cost / epochs, cost).mean() / cost.mean())
+            kept = float((hit & ~stopped).sum() / hit.sum()) if hit.any() else float("nan")
+            rows.append({"target": target, "threshold": float(threshold), "stop_share": round(float(q), 4),
+                         "edges": len(both), "target_edges": int(hit.sum()), "target_edges_kept": kept,
+                         "cost_per_trial": per_trial, "factor": per_trial / kept if kept > 0 else float("inf")})
+    return pd.DataFrame(rows, columns=COLUMNS)
