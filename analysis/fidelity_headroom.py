@@ -29,25 +29,18 @@ OUT = ROOT / "analysis/results/searcher_selection/fidelity_headroom.csv"
 def store_headroom(path: Path) -> pd.DataFrame:
     """The one-epoch ceiling of every ground truth in the store at ``path`` (read from a temporary
     copy: opening a store may migrate it in place, and the committed files stay untouched)."""
-    from placement_search.analysis import first_epoch_accuracy, load_results, stopping_headroom
+    from placement_search.analysis import benchmark_headroom, load_results
     from placement_search.analysis.experiments import training_noise
     from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
-    from placement_search.search.cost import table_for_description
     from placement_search.store.engine import sqlite_snapshot
 
     with tempfile.TemporaryDirectory() as tmp:
         results = load_results(sqlite_snapshot(path, Path(tmp)))
     frames = []
     for key, gt in results.ground_truth.items():
-        desc = results.benchmarks.get(key, {})
         sd, _ = training_noise(results.trials[results.trials["benchmark_key"] == key])
-        n_points = int(max(gt["source"].max(), gt["destination"].max())) + 1
-        table = stopping_headroom(gt.set_index("placement")["val_accuracy_mean"],
-                                  first_epoch_accuracy(results.ground_truth_curves.get(key)),
-                                  table_for_description(desc, n_points).relative,
-                                  float((desc.get("training") or {}).get("epochs") or 0),
-                                  {"top5": top_fraction_threshold(gt, 0.05), "noise": near_best_threshold(gt, sd)})
-        frames.append(table.assign(store=path.stem, benchmark_key=key))
+        thresholds = {"top5": top_fraction_threshold(gt, 0.05), "noise": near_best_threshold(gt, sd)}
+        frames.append(benchmark_headroom(results, key, thresholds).assign(store=path.stem, benchmark_key=key))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

@@ -5,7 +5,7 @@ store), so the same code serves the ``analyze`` command, notebooks and tests.
 """
 
 from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
-from placement_search.analysis.fidelity import first_epoch_accuracy, stopping_headroom
+from placement_search.analysis.fidelity import benchmark_headroom, first_epoch_accuracy, stopping_headroom
 from placement_search.analysis.maps import (
     edge_type_breakdown,
     map_structure,
@@ -49,6 +49,7 @@ __all__ = [
     "target_summary",
     "regret_compute_summary",
     "first_epoch_accuracy",
+    "benchmark_headroom",
     "stopping_headroom",
     "plot_heatmap",
     "plot_rank_vs_accuracy",

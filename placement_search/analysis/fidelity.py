@@ -13,7 +13,8 @@ to the end. For a search that tries edges at random, the compute per target edge
 
 is what the rule multiplies random search's compute by; the same holds for any searcher whose
 picks do not depend on the one-epoch accuracy. Near 1, the first epoch pays for itself and no
-more; at 0.5 it alone would halve the compute.
+more; at 0.5 it alone would halve the compute. ``benchmark_headroom`` applies it to a stored
+ground truth (the report's table, and analysis/fidelity_headroom.py's over stores).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+
+from placement_search.analysis.results import Results
 
 #: shares of the edges stopped after epoch 1 (ASHA's reduction factor 3 stops 2/3 at its first rung)
 STOP_SHARES = (1 / 3, 1 / 2, 2 / 3)
@@ -66,3 +69,19 @@ def stopping_headroom(final: pd.Series, first_epoch: pd.Series, price: Callable[
                          "edges": len(both), "target_edges": int(hit.sum()), "target_edges_kept": kept,
                          "cost_per_trial": per_trial, "factor": per_trial / kept if kept > 0 else float("inf")})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def benchmark_headroom(results: Results, key: str, thresholds: Mapping[str, float]) -> pd.DataFrame:
+    """``stopping_headroom`` of the ground truth under ``key``: its mean val accuracies, its trials'
+    curves, the cost table of its backbone and task (search/cost.py) and its recipe's epochs."""
+    from placement_search.search.cost import table_for_description
+
+    gt = results.ground_truth.get(key)
+    if gt is None or gt.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    desc = results.benchmarks.get(key, {})
+    n_points = int(max(gt["source"].max(), gt["destination"].max())) + 1
+    return stopping_headroom(gt.set_index("placement")["val_accuracy_mean"],
+                             first_epoch_accuracy(results.ground_truth_curves.get(key)),
+                             table_for_description(desc, n_points).relative,
+                             float((desc.get("training") or {}).get("epochs") or 0), thresholds)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from placement_search.analysis.correlation import cross_task_correlation, join_scores, rank_accuracy_correlation
 from placement_search.analysis.experiments import multi_adapter_table, seed_noise
-from placement_search.analysis.fidelity import first_epoch_accuracy, stopping_headroom
+from placement_search.analysis.fidelity import benchmark_headroom
 from placement_search.analysis.maps import edge_type_breakdown, single_edge_heatmap, top_edges, transfer_regret
 from placement_search.analysis.pareto import pareto_section
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
@@ -242,9 +242,7 @@ def _benchmark_section(page: _Page, results: Results, key: str, n_boot: int) -> 
     thresholds, sd, sd_note = _targets(gt, noise)
 
     # ------------------------------------------------------------------ multi-fidelity ceiling
-    headroom = stopping_headroom(gt.set_index("placement")["val_accuracy_mean"],
-                                 first_epoch_accuracy(results.ground_truth_curves.get(key)), table.relative,
-                                 float((desc.get("training") or {}).get("epochs") or 0), thresholds)
+    headroom = benchmark_headroom(results, key, thresholds)
     if len(headroom):
         page.heading(3, "What stopping after one epoch could save")
         page.para("ASHA (search.scheduler: asha) stops trials whose one-epoch val accuracy ranks low. Its "
