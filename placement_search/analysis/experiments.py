@@ -68,9 +68,15 @@ def training_noise(trials: pd.DataFrame) -> tuple[float, str]:
     """One trial's val-accuracy sd from a benchmark's trials (``seed_noise``, the first pair of
     seeds) and where it came from; ``DEFAULT_TRIAL_SD`` when no edge was trained with two seeds.
     The benchmark's criterion (b) and the selection's replays read it, so they agree."""
-    noise = seed_noise(trials, n_boot=10)
-    rows = noise[noise["metric"] == "val_accuracy"] if len(noise) else noise
-    if len(rows):
-        r = rows.iloc[0]
+    r = measured_noise(seed_noise(trials, n_boot=10))
+    if r is not None:
         return float(r["trial_sd"]), f"measured: {int(r['edges'])} single edges trained with seeds {r['seeds']}"
     return DEFAULT_TRIAL_SD, "no edge trained with two seeds in this store: documented default"
+
+
+def measured_noise(noise: pd.DataFrame) -> pd.Series | None:
+    """The row of a ``seed_noise`` table that gives one trial's val-accuracy sd (its first pair of
+    seeds), or None when no edge was trained with two seeds: the one choice ``training_noise`` and
+    the report both make."""
+    rows = noise[noise["metric"] == "val_accuracy"] if len(noise) else noise
+    return rows.iloc[0] if len(rows) else None
