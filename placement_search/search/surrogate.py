@@ -66,8 +66,8 @@ Hyper-parameters (``PriorGPParams``): one set for every task, chosen by
 neighbourhood term, the random share and the row/column terms, replayed on every ground truth
 with the transfer prior fitted without it; ranked by the worst log(median compute / random's)
 over ground truths and targets, short list re-run with 100 seeds; leave-one-ground-truth-out
-figures in analysis/results/searcher_selection/). The chosen set (four ground truths, the MiniLM
-maps averaged over two seeds) leans on the transfer prior (strength 2), lets a result inform its
+figures in analysis/results/searcher_selection/). The chosen set (five ground truths, the MiniLM
+maps averaged over two seeds) leans on the transfer prior (strength 1), lets a result inform its
 row and column (axis_var 1) and, more weakly, its near neighbours (struct_var 0.5), learns the
 gradient-rank score's slope from the trials (score weight 0 in the prior mean, trust_var 2),
 weighs cost linearly (EI / cost), draws at temperature 0.3, and picks a quarter of its edges
@@ -93,7 +93,7 @@ class PriorGPParams:
 
     transfer_weight: float = 1.0  # weight of the transfer prior (structure learned on other tasks) in the prior mean
     score_weight: float = 0.0     # weight of the gradient-rank score in the prior mean (its slope is still learned)
-    prior_strength: float = 2.0   # how far the prior mean moves y before any trial
+    prior_strength: float = 1.0   # how far the prior mean moves y before any trial
     trust_var: float = 2.0        # prior variance of the slopes on the prior's components (transfer prior, score)
     struct_var: float = 0.5       # variance of the structural (neighbourhood) GP term
     lengthscale: float = 0.2      # Matern length scale over normalised source/destination
