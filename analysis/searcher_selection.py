@@ -60,7 +60,7 @@ import math
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -447,13 +447,29 @@ GRID = {
 SETTING_KEYS = tuple(GRID)
 
 
-def grid_settings() -> list[PriorGPParams]:
-    return [DEFAULT_PARAMS.replace(**dict(zip(GRID, values, strict=True))) for values in itertools.product(*GRID.values())]
+def grid_settings(grid: dict[str, list] = GRID) -> list[PriorGPParams]:
+    return [DEFAULT_PARAMS.replace(**dict(zip(grid, values, strict=True))) for values in itertools.product(*grid.values())]
 
 
-def setting_id(p: PriorGPParams) -> str:
+def setting_id(p: PriorGPParams, keys: tuple[str, ...] = SETTING_KEYS) -> str:
     return ",".join(f"{k}={getattr(p, k)}" if isinstance(getattr(p, k), str) else f"{k}={getattr(p, k):g}"
-                    for k in SETTING_KEYS)
+                    for k in keys)
+
+
+def parse_grid_axes(items: list[str]) -> dict[str, list]:
+    """``NAME=V1,V2`` items (``--grid``) as grid axes that replace or extend ``GRID``'s: a wider
+    grid is a separate experiment, written to its own ``--out``."""
+    names = {f.name for f in fields(PriorGPParams)}
+    axes = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or name not in names or not values:
+            raise SystemExit(f"error: --grid {item!r}: expected NAME=V1,V2 with NAME one of {', '.join(sorted(names))}")
+        try:
+            axes[name] = [v if name == "acquisition" else float(v) for v in values.split(",")]
+        except ValueError:
+            raise SystemExit(f"error: --grid {item!r}: values of {name} are numbers (e.g. {name}=0.5,2)") from None
+    return axes
 
 
 def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seeds: range, budget: int) -> list[dict]:
@@ -564,6 +580,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget", type=int, default=100, help="trials per replay at most")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the grid's replays (default 1)")
+    ap.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
+                    help="replace or add a grid axis (repeatable), e.g. --grid trust_var=0.5,2; use with --out")
     ap.add_argument("--only-ablation", action="store_true",
                     help="skip the proxy study and the grid: only the ablation of the shipped defaults (ablation.csv)")
     ap.add_argument("--only-proxies", action="store_true",
@@ -578,6 +596,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
+    grid = {**GRID, **parse_grid_axes(args.grid)}
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rng = np.random.default_rng(0)
@@ -626,7 +645,7 @@ def main(argv: list[str] | None = None) -> None:
     random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
     random_ref = {n: summarize(r.to_dict("records")) for n, r in random_runs.items()}
     priors = {g.name: transfer_for(g, gts) for g in gts}
-    settings = {setting_id(p): p for p in grid_settings()}
+    settings = {setting_id(p, tuple(grid)): p for p in grid_settings(grid)}
     runs: dict[tuple[str, str, int], pd.DataFrame] = {}
 
     def get(sid: str, store: str, seeds: int) -> pd.DataFrame:

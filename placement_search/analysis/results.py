@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from placement_search.store import open_store
+from placement_search.store.ground_truth import aggregate_ground_truth
 
 
 @dataclass
@@ -52,7 +53,8 @@ def load_results(
         trials = store.trials_frame()
         keys = list(dict.fromkeys(searches["benchmark_key"])) if len(searches) else []
         benchmarks = {k: (store.get_benchmark(k) or {}) for k in keys}
-        ground_truth = {k: store.ground_truth(k) for k in keys if store.has_ground_truth(k)}
+        truth_trials = {k: t for k in keys if len(t := store.ground_truth_trials(k))}
+        ground_truth = {k: aggregate_ground_truth(t) for k, t in truth_trials.items()}
         score_sets = store.score_sets_frame()
         wanted = list(score_sets["score_key"]) if score_keys is None else list(score_keys)
         scores = {}
@@ -65,16 +67,17 @@ def load_results(
             columns=["search", "trial_id", "trial_key", "placement", "seed", "step"])
         objectives = {name: list((store.get_search(name).config.get("search") or {}).get("objectives")
                                  or ["val_accuracy"]) for name in searches["name"]}
-        truth_curves = {k: _ground_truth_curves(store, searches, k) for k in ground_truth}
+        truth_curves = {k: _ground_truth_curves(store, searches, k, set(t["trial_id"]))
+                        for k, t in truth_trials.items()}
         return Results(store.url, searches, trials, curves, benchmarks, ground_truth, score_sets, scores, objectives,
                        truth_curves)
     finally:
         store.close()
 
 
-def _ground_truth_curves(store, searches: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The curve points of the trials ``store.ground_truth(key)`` averages (its exhaustive searches')."""
-    ids = set(store.ground_truth_trials(key)["trial_id"])
+def _ground_truth_curves(store, searches: pd.DataFrame, key: str, ids: set[int]) -> pd.DataFrame:
+    """The curve points of the trials ``ids`` that the ground truth of ``key`` averages (from its
+    exhaustive searches' curves)."""
     names = searches.loc[(searches["benchmark_key"] == key) & (searches["searcher"] == "exhaustive"), "name"]
     frames = [c[c["trial_id"].isin(ids)] for c in (store.curves_frame(n) for n in names)]
     frames = [f for f in frames if len(f)]

@@ -18,6 +18,40 @@ GROUND_TRUTH_SEARCHER = "exhaustive"
 _COST = ("num_adapter_params", "inference_cost", "wall_time_s", "train_flops")
 
 
+def aggregate_ground_truth(raw: pd.DataFrame) -> pd.DataFrame:
+    """Per single edge: mean/std (over seeds) of val and test accuracy of ground-truth trials.
+
+    ``raw`` is ``ground_truth_trials``' frame (a caller that needs the trials too reads them once).
+    std is the sample std (NaN for a single seed). The cost columns (``num_adapter_params``,
+    ``inference_cost``, ``wall_time_s_mean``, ``train_flops_mean``: placement/price.py) are means
+    over the seeds too; NULL where the store could not price a trial.
+    """
+    columns = ["placement", "source", "destination", "type", "val_accuracy_mean", "val_accuracy_std",
+               "test_accuracy_mean", "test_accuracy_std", "best_val_accuracy_mean", "n_seeds",
+               "num_adapter_params", "inference_cost", "wall_time_s_mean", "train_flops_mean"]
+    if raw.empty:
+        return frame([], columns)
+    grouped = raw.groupby("placement", sort=False)
+    out = pd.DataFrame({
+        "val_accuracy_mean": grouped["val_accuracy"].mean(),
+        "val_accuracy_std": grouped["val_accuracy"].std(ddof=1),
+        "test_accuracy_mean": grouped["test_accuracy"].mean(),
+        "test_accuracy_std": grouped["test_accuracy"].std(ddof=1),
+        "best_val_accuracy_mean": grouped["best_val_accuracy"].mean(),
+        "n_seeds": grouped.size(),
+        "num_adapter_params": grouped["num_adapter_params"].mean(),
+        "inference_cost": grouped["inference_cost"].mean(),
+        "wall_time_s_mean": grouped["wall_time_s"].mean(),
+        "train_flops_mean": grouped["train_flops"].mean(),
+    }).reset_index()
+    edges = [Edge.parse(p) for p in out["placement"]]
+    out.insert(1, "source", [e.source for e in edges])
+    out.insert(2, "destination", [e.destination for e in edges])
+    out.insert(3, "type", [e.type for e in edges])
+    out = out.sort_values(["source", "destination"], ignore_index=True)
+    return frame(list(out[columns].itertuples(index=False)), columns)
+
+
 class GroundTruthMixin(StoreBase):
     def _ground_truth_stmt(self, benchmark_key: str):
         return (
@@ -43,37 +77,9 @@ class GroundTruthMixin(StoreBase):
         return raw
 
     def ground_truth(self, benchmark_key: str) -> pd.DataFrame:
-        """Per single edge: mean/std (over seeds) of val and test accuracy from exhaustive searches.
-
-        Aggregates ``ground_truth_trials``. std is the sample std (NaN for a single seed). The cost
-        columns (``num_adapter_params``, ``inference_cost``, ``wall_time_s_mean``, ``train_flops_mean``:
-        placement/price.py) are means over the seeds too; NULL where the store could not price a trial.
-        """
-        raw = self.ground_truth_trials(benchmark_key)
-        columns = ["placement", "source", "destination", "type", "val_accuracy_mean", "val_accuracy_std",
-                   "test_accuracy_mean", "test_accuracy_std", "best_val_accuracy_mean", "n_seeds",
-                   "num_adapter_params", "inference_cost", "wall_time_s_mean", "train_flops_mean"]
-        if raw.empty:
-            return frame([], columns)
-        grouped = raw.groupby("placement", sort=False)
-        out = pd.DataFrame({
-            "val_accuracy_mean": grouped["val_accuracy"].mean(),
-            "val_accuracy_std": grouped["val_accuracy"].std(ddof=1),
-            "test_accuracy_mean": grouped["test_accuracy"].mean(),
-            "test_accuracy_std": grouped["test_accuracy"].std(ddof=1),
-            "best_val_accuracy_mean": grouped["best_val_accuracy"].mean(),
-            "n_seeds": grouped.size(),
-            "num_adapter_params": grouped["num_adapter_params"].mean(),
-            "inference_cost": grouped["inference_cost"].mean(),
-            "wall_time_s_mean": grouped["wall_time_s"].mean(),
-            "train_flops_mean": grouped["train_flops"].mean(),
-        }).reset_index()
-        edges = [Edge.parse(p) for p in out["placement"]]
-        out.insert(1, "source", [e.source for e in edges])
-        out.insert(2, "destination", [e.destination for e in edges])
-        out.insert(3, "type", [e.type for e in edges])
-        out = out.sort_values(["source", "destination"], ignore_index=True)
-        return frame(list(out[columns].itertuples(index=False)), columns)
+        """Per single edge: mean/std (over seeds) of val and test accuracy from exhaustive searches
+        (``aggregate_ground_truth`` of ``ground_truth_trials``)."""
+        return aggregate_ground_truth(self.ground_truth_trials(benchmark_key))
 
     def has_ground_truth(self, benchmark_key: str) -> bool:
         with self._read() as session:

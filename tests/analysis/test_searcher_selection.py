@@ -81,6 +81,22 @@ def test_sensitivity_moves_one_hyper_parameter_at_a_time():
         assert len(changed) == 1 and label.startswith(changed.pop() + "=")
 
 
+def test_a_grid_axis_given_on_the_command_line_widens_the_grid_and_names_each_setting():
+    import pytest
+
+    axes = ss.parse_grid_axes(["trust_var=0.5,2", "cost_exponent=1"])
+    assert axes == {"trust_var": [0.5, 2.0], "cost_exponent": [1.0]}
+    grid = {**ss.GRID, **axes}
+    settings = ss.grid_settings(grid)
+    assert len(settings) == len(ss.grid_settings()) // len(ss.GRID["cost_exponent"]) * 2
+    ids = {ss.setting_id(p, tuple(grid)) for p in settings}
+    assert len(ids) == len(settings) and all("trust_var=" in i for i in ids)
+    assert ss.setting_id(ss.DEFAULT_PARAMS) == ss.setting_id(ss.DEFAULT_PARAMS, tuple(ss.GRID))  # shipped ids unchanged
+    for bad in ("trust_var", "no_such=1", "trust_var=", "trust_var=high"):
+        with pytest.raises(SystemExit, match="--grid"):
+            ss.parse_grid_axes([bad])
+
+
 def test_ablation_rows_cover_every_variant_store_and_target():
     gt = _ground_truth(lambda i: True)
     prior = ss.transfer_for(None, [])
