@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
                              "edge); a partial extra seed never does, since it would bias the map's top")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     parser.add_argument("--time-limit", type=float, default=None, help="stop submitting after this many seconds")
+    parser.add_argument("--plan-only", action="store_true",
+                        help="create (or widen) the search in the store and train nothing: its trials can then be "
+                             "trained on a machine without Ray by analysis/sweep_without_ray.py; this same command "
+                             "without --plan-only closes the search afterwards")
     args = parser.parse_args(argv)
     if args.workers < 1 or args.threads < 1 or args.every < 1:
         raise PlacementSearchError("--workers, --threads and --every must be at least 1")
@@ -73,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.promote and (args.placements or args.edges or args.every != 1 or args.searcher == "exhaustive"):
         raise PlacementSearchError("--promote enters a complete extra-seed sweep into the ground truth: sweep every "
                                    "single edge (no --placements, --edges or --every) under --searcher repeat")
+
+    if args.plan_only and (args.placements or args.edges or args.every != 1):
+        raise PlacementSearchError("--plan-only plans a whole sweep, every single edge, which is what "
+                                   "analysis/sweep_without_ray.py trains: drop --placements, --edges and --every")
 
     cfg = load_config(args.config, [*args.overrides, f"training.device={args.device}"])
     space = edge_space(cfg)
@@ -90,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         check_new_seeds(store, benchmark_key(cfg), seeds)
     job = planned_search(store, cfg, name, args.searcher, trials,
                          {"runner": "local", "device": args.device, "workers": args.workers, "seeds": seeds})
+    if args.plan_only:
+        stored = len(store.trials_frame(name))
+        print(f"{name}: planned {len(trials)} trials ({stored} already stored) in {store.url}", flush=True)
+        return 0
     LocalPoolRunner(RunnerOptions(workers=args.workers, threads=args.threads,
                                   time_limit_s=args.time_limit)).run(job)
     finish_search(store, name)

@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from placement_search.runners.base import RunnerOptions, SearchJob, disk_config
 from placement_search.runners.outcome import TrialIdentity, identify, reused_record, trial_record
 
+#: ``ray.tune.search.Searcher.FINISHED``, spelled out so that this runner never imports Ray: a
+#: machine without Ray can drive it with any object that has ``suggest`` / ``on_trial_complete``
+FINISHED = "FINISHED"
+
 
 def _init_worker(threads: int, driver: int) -> None:
     import torch
@@ -114,12 +118,10 @@ class LocalPoolRunner:
 
     def _submit(self, pool: ProcessPoolExecutor, s: _Search) -> bool:
         """Ask the search's searcher for one more trial; False when it has none to give right now."""
-        from ray.tune.search import Searcher
-
         job = s.job
         trial_id = new_trial_key()
         config = job.searcher.suggest(trial_id)
-        if config == Searcher.FINISHED:
+        if config == FINISHED:
             s.finished = True
             return False
         if config is None:  # held back until a running duplicate finishes
