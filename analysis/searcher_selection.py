@@ -204,19 +204,21 @@ def load_ground_truth(path: Path, tmp: Path, partial: bool = False) -> GroundTru
 
 
 def distinct(gts: list[GroundTruth]) -> list[GroundTruth]:
-    """The ground truths with each benchmark key once (the first store that holds it). A copy of a
+    """The ground truths with each benchmark key once: of the stores that hold it, the one that
+    measured the most edges (a complete sweep over a sample of it), else the first. A copy of a
     store (one that adds K > 1 searches to a ground truth, say) is the same task: counted twice it
     would sit in its own transfer prior and weigh double in the selection."""
-    seen: dict[str, str] = {}
-    out = []
+    kept: dict[str, GroundTruth] = {}
     for g in gts:
-        if g.benchmark and g.benchmark in seen:
-            print(f"left out: {g.name} holds the same ground truth as {seen[g.benchmark]} "
-                  f"(benchmark key {g.benchmark})", flush=True)
+        other = kept.get(g.benchmark) if g.benchmark else None
+        if other is None:
+            kept[g.benchmark or g.name] = g
             continue
-        seen[g.benchmark] = g.name
-        out.append(g)
-    return out
+        keep, drop = (g, other) if len(g.accuracy) > len(other.accuracy) else (other, g)
+        kept[g.benchmark] = keep
+        print(f"left out: {drop.name} holds the same ground truth as {keep.name} (benchmark key {g.benchmark}; "
+              f"{len(drop.accuracy)} against {len(keep.accuracy)} edges)", flush=True)
+    return [g for g in gts if any(g is k for k in kept.values())]
 
 
 # ------------------------------------------------------------------------------ replays

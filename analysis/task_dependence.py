@@ -39,8 +39,11 @@ DEFAULT_STORES = sorted((ROOT / "analysis/results").glob("*.sqlite"))
 
 
 def ground_truths(paths: list[Path], tmp: Path) -> dict[str, tuple[str, pd.DataFrame]]:
-    """``store stem -> (backbone, single-edge ground truth)`` of each store's exhaustive sweep."""
-    out = {}
+    """``store stem -> (backbone, single-edge ground truth)`` of each store's exhaustive sweep.
+    Two stores holding one task (the same benchmark key: a sample of a sweep and the whole of it,
+    or a copy) would be compared with themselves: the one with the most edges stays."""
+    out: dict[str, tuple[str, pd.DataFrame]] = {}
+    holder: dict[str, str] = {}
     for path in paths:
         copy = sqlite_snapshot(path, tmp)  # consistent even while a sweep writes the store
         results = load_results(f"sqlite:///{copy}", score_keys=())
@@ -48,7 +51,19 @@ def ground_truths(paths: list[Path], tmp: Path) -> dict[str, tuple[str, pd.DataF
         keys = [k for k in dict.fromkeys(sweeps["benchmark_key"]) if len(results.ground_truth.get(k, ()))]
         for key in keys:
             backbone = results.benchmarks.get(key, {}).get("backbone", {}).get("name", "?")
-            out[path.stem if len(keys) == 1 else f"{path.stem}:{key[:8]}"] = (backbone, results.ground_truth[key])
+            name = path.stem if len(keys) == 1 else f"{path.stem}:{key[:8]}"
+            truth = results.ground_truth[key]
+            if key in holder:
+                other = holder[key]
+                if len(out[other][1]) >= len(truth):
+                    print(f"left out: {name} holds the same task as {other} ({len(truth)} against "
+                          f"{len(out[other][1])} edges)")
+                    continue
+                print(f"left out: {other} holds the same task as {name} ({len(out[other][1])} against "
+                      f"{len(truth)} edges)")
+                del out[other]
+            holder[key] = name
+            out[name] = (backbone, truth)
     return out
 
 

@@ -115,6 +115,17 @@ def test_a_copied_store_counts_once():
     assert [g.name for g in ss.distinct([first, copy, other])] == ["trec6", "fashion"]
 
 
+def test_a_complete_sweep_counts_over_a_sample_of_it():
+    """The digits sample (163 edges) and the complete digits map share a benchmark key: whichever
+    comes first, the complete one stays."""
+    sample, full = (_ground_truth(lambda i: True) for _ in range(2))
+    sample.name, full.name = "digits", "digits_full"
+    sample.benchmark = full.benchmark = "b1"
+    sample.accuracy = dict(list(sample.accuracy.items())[::4])
+    assert [g.name for g in ss.distinct([sample, full])] == ["digits_full"]
+    assert [g.name for g in ss.distinct([full, sample])] == ["digits_full"]
+
+
 
 def test_a_store_is_never_its_own_prior_source():
     """Neither the store searched nor a copy holding its ground truth feeds its transfer prior."""
