@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from placement_search.analysis.experiments import training_noise  # noqa: E402
+from placement_search.analysis.regret import median_ratio_ci  # noqa: E402
 from placement_search.config import Config, config_from_dict, load_config  # noqa: E402
 from placement_search.placement.edges import Edge, EdgeSpace, Placement  # noqa: E402
 from placement_search.search.features import (  # noqa: E402
@@ -522,14 +523,8 @@ def criterion(rows_by_store: dict[str, dict], random_by_store: dict[str, dict], 
 
 def ratio_ci(runs: pd.DataFrame, base: pd.DataFrame, metric: str, rng: np.random.Generator,
              n_boot: int = 2000) -> tuple[float, float, float]:
-    """Median(runs) / median(base) and its bootstrap 95 % interval (seeds resampled on both sides)."""
-    x, y = runs[metric].to_numpy(float), base[metric].to_numpy(float)
-    bx = np.median(x[rng.integers(0, len(x), (n_boot, len(x)))], axis=1)
-    by = np.median(y[rng.integers(0, len(y), (n_boot, len(y)))], axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = bx / by
-    lo, hi = np.quantile(r[np.isfinite(r)], [0.025, 0.975]) if np.isfinite(r).any() else (math.inf, math.inf)
-    return float(np.median(x) / np.median(y)), float(lo), float(hi)
+    """Median(runs) / median(base) of ``metric`` and its bootstrap 95 % interval."""
+    return median_ratio_ci(runs[metric], base[metric], rng, n_boot)
 
 
 def sensitivity_variants(params: PriorGPParams) -> list[tuple[str, PriorGPParams]]:

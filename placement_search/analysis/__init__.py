@@ -16,6 +16,7 @@ from placement_search.analysis.maps import (
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
 from placement_search.analysis.regret import (
     hits,
+    median_ratio_ci,
     near_best_threshold,
     optimum,
     regret_compute_summary,
@@ -46,6 +47,7 @@ __all__ = [
     "trials_to_top_fraction",
     "near_best_threshold",
     "hits",
+    "median_ratio_ci",
     "target_summary",
     "regret_compute_summary",
     "first_epoch_accuracy",

@@ -116,3 +116,17 @@ def test_regret_by_compute(curves):
     assert 7.0 not in g.index                                      # its only seed ended at 6.5
     default_grid = regret_compute_summary(curves)
     assert default_grid["compute"].max() == pytest.approx(10.0)
+
+
+def test_median_ratio_interval_holds_the_ratio_and_widens_with_noise():
+    from placement_search.analysis import median_ratio_ci
+
+    rng = np.random.default_rng(0)
+    assert median_ratio_ci([2.0] * 20, [4.0] * 20, rng) == (0.5, 0.5, 0.5)
+    y = rng.lognormal(3.0, 0.8, 200)
+    point, lo, hi = median_ratio_ci(y[:100] * 0.5, y[100:], rng)
+    assert lo < point < hi and lo < 0.5 < hi
+    _, lo50, hi50 = median_ratio_ci(y[:50] * 0.5, y[100:150], rng)
+    assert hi50 - lo50 > hi - lo  # fewer seeds, wider interval
+    never = median_ratio_ci([math.inf] * 10, [1.0] * 10, rng)  # no seed reached the target
+    assert never == (math.inf, math.inf, math.inf)

@@ -42,6 +42,7 @@ def test_search_efficiency_replays_the_committed_ground_truth():
     before = [p.read_bytes() for p in stores]
     out = run_benchmark("search_efficiency.py", *[a for p in stores for a in ("--store", str(p))])
     assert "gga-tpe" in out and "random" in out and "measured per-epoch costs" in out
+    assert re.search(r"bootstrap 95 % intervals \(seeds resampled\): \(a\) \d+\.\d\d \[\d+\.\d\d, \d+\.\d\d\]", out)
     for p in stores:
         assert re.search(rf"^{re.escape(p.name)}: default/random compute = \d+\.\d\d$", out, re.MULTILINE)
     assert [p.read_bytes() for p in stores] == before
