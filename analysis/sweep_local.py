@@ -16,6 +16,9 @@ towards edges measured once, whose values are noisier.
         --store sqlite:///analysis/results/dinov2s_fashion.sqlite --device cuda --workers 8
     python analysis/sweep_local.py search_spaces/minilm_trec6.yaml --store sqlite:///analysis/results/minilm_trec6.sqlite \
         --searcher repeat --seeds 1 --name minilm-trec6-repeat-seed1 --workers 2 --promote
+
+``--plan-only`` creates the search and trains nothing, for a machine without Ray to train it
+(analysis/sweep_without_ray.py); the same command without it then closes the search.
 """
 
 from __future__ import annotations
