@@ -69,6 +69,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from placement_search.analysis import largest_per_key  # noqa: E402
 from placement_search.analysis.experiments import training_noise  # noqa: E402
 from placement_search.analysis.regret import median_ratio_ci  # noqa: E402
 from placement_search.config import Config, config_from_dict, load_config  # noqa: E402
@@ -209,17 +210,11 @@ def distinct(gts: list[GroundTruth]) -> list[GroundTruth]:
     measured the most edges (a complete sweep over a sample of it), else the first. A copy of a
     store (one that adds K > 1 searches to a ground truth, say) is the same task: counted twice it
     would sit in its own transfer prior and weigh double in the selection."""
-    kept: dict[str, GroundTruth] = {}
-    for g in gts:
-        other = kept.get(g.benchmark) if g.benchmark else None
-        if other is None:
-            kept[g.benchmark or g.name] = g
-            continue
-        keep, drop = (g, other) if len(g.accuracy) > len(other.accuracy) else (other, g)
-        kept[g.benchmark] = keep
-        print(f"left out: {drop.name} holds the same ground truth as {keep.name} (benchmark key {g.benchmark}; "
+    kept, dropped = largest_per_key(gts, key=lambda g: g.benchmark, size=lambda g: len(g.accuracy))
+    for drop, keep in dropped:
+        print(f"left out: {drop.name} holds the same ground truth as {keep.name} (benchmark key {keep.benchmark}; "
               f"{len(drop.accuracy)} against {len(keep.accuracy)} edges)", flush=True)
-    return [g for g in gts if any(g is k for k in kept.values())]
+    return kept
 
 
 # ------------------------------------------------------------------------------ replays

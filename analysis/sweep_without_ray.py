@@ -59,10 +59,10 @@ def missing_trials(store, name: str, order: list[str]) -> tuple[SearchJob, list[
     cfg = config_from_dict(record.config)
     space = edge_space(cfg)
     edges = [str(Placement.of([e])) for e in space.edges]
-    first = [str(space.validate(Placement.parse(p))) for p in order]
-    if any(len(Placement.parse(p).edges) != 1 for p in first):
+    first = [space.validate(Placement.parse(p)) for p in order]
+    if any(len(p.edges) != 1 for p in first):
         raise PlacementSearchError("--order lists single edges, one per line (such as 3->7)")
-    ordered = list(dict.fromkeys([*first, *edges]))
+    ordered = list(dict.fromkeys([*map(str, first), *edges]))
     seeds = [int(s) for s in record.options.get("seeds", [cfg.training.seed])]
     stored = store.trials_frame(name)
     done = set(zip(stored["placement"], stored["seed"].astype(int), strict=True))

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from placement_search.analysis import (  # noqa: E402
     cross_task_correlation,
+    largest_per_key,
     load_results,
     plot_heatmap,
     single_edge_heatmap,
@@ -42,8 +43,7 @@ def ground_truths(paths: list[Path], tmp: Path) -> dict[str, tuple[str, pd.DataF
     """``store stem -> (backbone, single-edge ground truth)`` of each store's exhaustive sweep.
     Two stores holding one task (the same benchmark key: a sample of a sweep and the whole of it,
     or a copy) would be compared with themselves: the one with the most edges stays."""
-    out: dict[str, tuple[str, pd.DataFrame]] = {}
-    holder: dict[str, str] = {}
+    found = []  # (name, benchmark key, backbone, ground truth)
     for path in paths:
         copy = sqlite_snapshot(path, tmp)  # consistent even while a sweep writes the store
         results = load_results(f"sqlite:///{copy}", score_keys=())
@@ -52,19 +52,11 @@ def ground_truths(paths: list[Path], tmp: Path) -> dict[str, tuple[str, pd.DataF
         for key in keys:
             backbone = results.benchmarks.get(key, {}).get("backbone", {}).get("name", "?")
             name = path.stem if len(keys) == 1 else f"{path.stem}:{key[:8]}"
-            truth = results.ground_truth[key]
-            if key in holder:
-                other = holder[key]
-                if len(out[other][1]) >= len(truth):
-                    print(f"left out: {name} holds the same task as {other} ({len(truth)} against "
-                          f"{len(out[other][1])} edges)")
-                    continue
-                print(f"left out: {other} holds the same task as {name} ({len(out[other][1])} against "
-                      f"{len(truth)} edges)")
-                del out[other]
-            holder[key] = name
-            out[name] = (backbone, truth)
-    return out
+            found.append((name, key, backbone, results.ground_truth[key]))
+    kept, dropped = largest_per_key(found, key=lambda f: f[1], size=lambda f: len(f[3]))
+    for drop, keep in dropped:
+        print(f"left out: {drop[0]} holds the same task as {keep[0]} ({len(drop[3])} against {len(keep[3])} edges)")
+    return {name: (backbone, truth) for name, _, backbone, truth in kept}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,11 +27,12 @@ from placement_search.analysis.regret import (
     trials_to_top_fraction,
 )
 from placement_search.analysis.report import write_report
-from placement_search.analysis.results import Results, load_results, matching_score_keys
+from placement_search.analysis.results import Results, largest_per_key, load_results, matching_score_keys
 
 __all__ = [
     "Results",
     "load_results",
+    "largest_per_key",
     "matching_score_keys",
     "rank_accuracy_correlation",
     "cross_task_correlation",

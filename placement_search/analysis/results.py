@@ -8,9 +8,9 @@ accepts), and it never creates a store: a path that does not exist is an error, 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -73,6 +73,31 @@ def load_results(
                        truth_curves)
     finally:
         store.close()
+
+
+T = TypeVar("T")
+
+
+def largest_per_key(items: list[T], key: Callable[[T], str | None],
+                    size: Callable[[T], int]) -> tuple[list[T], list[tuple[T, T]]]:
+    """One item per key: of the items sharing it, the largest (the first on ties), in input order;
+    and each (dropped, kept) pair. Why: two stores can hold one task (a sample of a sweep and the
+    whole of it, or a copy), and an analysis across tasks must neither compare a task with itself
+    nor count it twice. Items whose key is None are all kept."""
+    kept: dict[str, T] = {}
+    dropped: list[tuple[T, T]] = []
+    for item in items:
+        k = key(item)
+        other = kept.get(k) if k else None
+        if other is None:
+            if k:
+                kept[k] = item
+            continue
+        keep, drop = (item, other) if size(item) > size(other) else (other, item)
+        kept[k] = keep
+        dropped.append((drop, keep))
+    gone = {id(d) for d, _ in dropped}
+    return [item for item in items if id(item) not in gone], dropped
 
 
 def _ground_truth_curves(store, searches: pd.DataFrame, key: str, ids: set[int]) -> pd.DataFrame:
