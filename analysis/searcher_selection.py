@@ -91,10 +91,12 @@ ALL_STORES = sorted((ROOT / "analysis/results").glob("*.sqlite"))
 #: it would silently change the selection, the prior and every figure of the other stores
 #: (the one-seed movie map, added to the prior alone, moved DINOv2 x Fashion-MNIST from 0.33x to
 #: 0.50x random). Movie sentiment joined on purpose once its map held two seeds, with a re-selection;
-#: tweet sentiment joined the same way, once the five-store selection had held every fold within noise of 1x.
+#: tweet sentiment joined the same way, once the five-store selection had held every fold within noise of 1x;
+#: the complete DINOv2 x digits map joined (session 19) once two new complete maps, MiniLM x NYT editorials
+#: and x Amazon reviews, could take over as held-out checks: they stay out of the selection and the prior.
 SELECTION_STORES = [ROOT / "analysis/results" / f for f in
                     ("dinov2s_fashion.sqlite", "minilm_trec6.sqlite", "minilm_trec_fine.sqlite",
-                     "minilm_movie_sentiment.sqlite", "minilm_tweet_sentiment.sqlite")]
+                     "minilm_movie_sentiment.sqlite", "minilm_tweet_sentiment.sqlite", "dinov2s_digits_full.sqlite")]
 
 
 class IncompleteSweep(Exception):

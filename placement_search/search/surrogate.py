@@ -66,13 +66,14 @@ Hyper-parameters (``PriorGPParams``): one set for every task, chosen by
 neighbourhood term, the random share and the row/column terms, replayed on every ground truth
 with the transfer prior fitted without it; ranked by the worst log(median compute / random's)
 over ground truths and targets, short list re-run with 100 seeds; leave-one-ground-truth-out
-figures in analysis/results/searcher_selection/). The chosen set (five ground truths, the MiniLM
-maps averaged over two seeds) leans on the transfer prior (strength 1), lets a result inform its
-row and column (axis_var 1) and, more weakly, its near neighbours (struct_var 0.5), learns the
-gradient-rank score's slope from the trials (score weight 0 in the prior mean, trust_var 2),
-weighs cost linearly (EI / cost), draws at temperature 0.3, and picks a quarter of its edges
-uniformly at random (random_share 0.25), which bounds the loss on a task whose best edges the
-priors rate low.
+figures in analysis/results/searcher_selection/). The chosen set (six ground truths: the five
+MiniLM and DINOv2 maps of the first selection and the complete DINOv2 x digits map) leans on the
+transfer prior (strength 2), lets a result inform its near neighbours (struct_var 1.5) but not its
+whole row and column (axis_var 0: the rule preferred it, though row/column terms stay available),
+learns the gradient-rank score's slope from the trials (score weight 0 in the prior mean,
+trust_var 2), weighs cost linearly (EI / cost), draws at temperature 0.3, and picks a quarter of
+its edges uniformly at random (random_share 0.25), which bounds the loss on a task whose best
+edges the priors rate low.
 """
 
 from __future__ import annotations
@@ -93,11 +94,11 @@ class PriorGPParams:
 
     transfer_weight: float = 1.0  # weight of the transfer prior (structure learned on other tasks) in the prior mean
     score_weight: float = 0.0     # weight of the gradient-rank score in the prior mean (its slope is still learned)
-    prior_strength: float = 1.0   # how far the prior mean moves y before any trial
+    prior_strength: float = 2.0   # how far the prior mean moves y before any trial
     trust_var: float = 2.0        # prior variance of the slopes on the prior's components (transfer prior, score)
-    struct_var: float = 0.5       # variance of the structural (neighbourhood) GP term
+    struct_var: float = 1.5       # variance of the structural (neighbourhood) GP term
     lengthscale: float = 0.2      # Matern length scale over normalised source/destination
-    axis_var: float = 1.0         # variance of each additive term on the source alone and on the destination alone
+    axis_var: float = 0.0         # variance of each additive term on the source alone and on the destination alone
     axis_lengthscale: float = 0.15 # their Matern length scale over the normalised point
     noise_var: float = 1.0        # observation noise (training noise and model misfit)
     gamma: float = 0.6            # GGA distance discount for K > 1 picks

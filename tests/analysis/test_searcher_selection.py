@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -148,11 +149,9 @@ def test_the_selection_stores_are_the_shipped_priors_sources():
     from placement_search.search.transfer_prior import PRIOR
 
     assert all(p.exists() for p in ss.SELECTION_STORES)
-    tasks = set()
-    for p in ss.SELECTION_STORES:
-        cfg = load_config(ROOT / "search_spaces" / f"{p.stem}.yaml")
-        tasks.add(prior_task_name(cfg.backbone.name, cfg.task.name))
-    assert tasks == set(PRIOR.sources)
+    with tempfile.TemporaryDirectory() as tmp:
+        gts = [ss.load_ground_truth(p, Path(tmp)) for p in ss.SELECTION_STORES]
+    assert {prior_task_name(g.cfg.backbone.name, g.cfg.task.name) for g in gts} == set(PRIOR.sources)
     assert set(ss.SELECTION_STORES) < set(ss.ALL_STORES)
 
 

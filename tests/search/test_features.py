@@ -137,7 +137,7 @@ def test_a_search_never_uses_a_prior_fitted_on_its_own_task():
     # the shipped prior names its sources the way a search config is looked up
     presets = {prior_task_name(c.backbone.name, c.task.name)
                for c in (load_config(f"search_spaces/{p}.yaml") for p in ("minilm_trec6", "minilm_trec_fine", "minilm_movie_sentiment",
-                                                                       "minilm_tweet_sentiment", "dinov2s_fashion"))}
+                                                                       "minilm_tweet_sentiment", "dinov2s_fashion", "dinov2s_digits"))}
     assert set(PRIOR.sources) <= presets
     own = PRIOR.sources[0]
     rest = PRIOR.without(own)
