@@ -1,7 +1,8 @@
 """Does prior-gp gain from a transfer prior fitted on more source maps?
 
-The shipped transfer prior is fitted on the five selection ground truths
-(``searcher_selection.SELECTION_STORES``); the digits sample only checks the searcher.
+The shipped transfer prior is fitted on the six selection ground truths
+(``searcher_selection.SELECTION_STORES``); the held-out maps (NYT editorials, Amazon reviews)
+only check the searcher.
 This script replays the shipped defaults on every store with the transfer prior fitted, leaving
 that store out, on (1) the selection stores and (2) every other store in analysis/results/, so
 each figure is held out (the store is never its own source) and the two rows differ only in the

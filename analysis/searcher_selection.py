@@ -4,9 +4,9 @@ zero-cost proxy study that chose its features.
     .venv/bin/python analysis/searcher_selection.py                 # proxy study, LOO grid, figures
     .venv/bin/python analysis/searcher_selection.py --seeds 10      # quicker look
     .venv/bin/python analysis/searcher_selection.py --write-prior   # also regenerate transfer_prior.py
-    .venv/bin/python analysis/searcher_selection.py --evaluate analysis/results/dinov2s_digits.sqlite
+    .venv/bin/python analysis/searcher_selection.py --evaluate analysis/results/minilm_nyt_sentiment.sqlite
 
-Ground truths: every store given with ``--store`` (default: ``SELECTION_STORES``, the five that
+Ground truths: every store given with ``--store`` (default: ``SELECTION_STORES``, the six that
 chose the shipped defaults; ``--only-proxies`` defaults to every store in analysis/results/),
 each opened from a temporary copy (opening a store migrates it in place; the committed files are
 never touched). A store counts when it holds an exhaustive single-edge sweep and its preset's
