@@ -2,19 +2,23 @@
 
 Each edge e of the space has a prior utility (in standardised-accuracy units)
 
-    mu0(e) = w_transfer * m_t(e) + w_score * m_r(e)     (then standardised over the edges)
+    mu0(e) = w_transfer * m_t(e) + w_score * m_r(e) + w_backbone * r_b * m_b(e)    (then standardised)
 
 m_t: the transfer prior (``features.TransferPrior``: what recurs across other tasks' ground
 truths: recurrent edges into the middle of the network are good, long-range edges into the last
-points are bad); m_r: the task's gradient-rank score, standardised (``features.py``).
+points are bad); m_r: the task's gradient-rank score, standardised (``features.py``); m_b: the
+mean of the source maps measured on this very backbone, edge for edge, and r_b its expected
+Spearman with a new task (``TransferPrior.backbone_map``; zero below three maps). The shared
+structure m_t is smooth across backbones; m_b keeps the single edges that are good on every task
+of the backbone.
 
 The surrogate is scikit-learn's ``GaussianProcessRegressor`` on the trials run so far, with the
 prior as its mean and a kernel that lets the data revise it:
 
     y(e) = prior_strength * mu0(e) + f(e) + noise
-    f    ~ GP(0, 1 + trust_var * m_t m_t' + trust_var * m_r m_r' + struct_var * Matern(src, dst, recurrent))
+    f    ~ GP(0, 1 + trust_var * (m_t m_t' + m_r m_r' + m_b m_b') + struct_var * Matern(src, dst, recurrent))
 
-The two linear terms are Bayesian regressions on the prior's own components: when trials
+The linear terms are Bayesian regressions on the prior's own components: when trials
 contradict the scores (or the transfer prior), the posterior coefficient on that component
 moves against it and cancels it, so a misleading prior is dropped as data arrives. The Matern
 term over (source, destination, recurrent?) makes neighbouring edges perform alike, so a good
@@ -93,6 +97,7 @@ class PriorGPParams:
     """The searcher's few hyper-parameters (units: standardised accuracy)."""
 
     transfer_weight: float = 1.0  # weight of the transfer prior (structure learned on other tasks) in the prior mean
+    backbone_weight: float = 0.0  # weight of the backbone's own source maps (times their expected Spearman); 0: unused
     score_weight: float = 0.0     # weight of the gradient-rank score in the prior mean (its slope is still learned)
     prior_strength: float = 2.0   # how far the prior mean moves y before any trial
     trust_var: float = 2.0        # prior variance of the slopes on the prior's components (transfer prior, score)
@@ -176,7 +181,8 @@ class Columns(Kernel):
 class EdgeModel:
     """The GP over the edges of one space: prior mean, kernel, conditioning and joint draws."""
 
-    def __init__(self, features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams):
+    def __init__(self, features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams,
+                 backbone_map: tuple[np.ndarray, float] | None = None):
         from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern
 
         self.edges = features.edges
@@ -185,11 +191,16 @@ class EdgeModel:
         m_t = np.asarray(transfer, float)
         m_t = (m_t - m_t.mean()) / (m_t.std() or 1.0)
         m_r = features.column("rank") if "rank" in features.columns else np.zeros(len(self.edges))
-        self.mu0 = params.transfer_weight * m_t + params.score_weight * m_r
+        # the backbone's own source maps (TransferPrior.backbone_map): their mean and its weight
+        m_b, r_b = backbone_map if backbone_map is not None else (np.zeros(len(self.edges)), 0.0)
+        m_b = np.asarray(m_b, float) if params.backbone_weight > 0 and r_b > 0 else np.zeros(len(self.edges))
+        if m_b.shape != (len(self.edges),):
+            raise ValueError("the backbone map must give one value per edge of the space")
+        self.mu0 = params.transfer_weight * m_t + params.score_weight * m_r + params.backbone_weight * r_b * m_b
         self.mu0 = (self.mu0 - self.mu0.mean()) / (self.mu0.std() or 1.0)
         rec = features.column("is_recurrent")
-        # X columns: m_t, m_r, src, dst, recurrent
-        self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec])
+        # X columns: m_t, m_r, src, dst, recurrent, m_b (zeros when unused: its term then adds nothing)
+        self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec, m_b])
         fixed = "fixed"
         # a free level (the observed accuracies are standardised among themselves, so their level
         # says nothing), two Bayesian-regression slopes on the prior's components, a neighbourhood term
@@ -197,6 +208,7 @@ class EdgeModel:
             ConstantKernel(1.0, fixed)
             + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (0,))
             + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (1,))
+            + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (5,))
             + ConstantKernel(params.struct_var, fixed)
             * Columns(Matern([params.lengthscale, params.lengthscale, 1.0], fixed, nu=2.5), (2, 3, 4))
         )
@@ -296,7 +308,8 @@ class PriorGPSearcher(_PickledState, _Searcher):
     def __init__(self, space: EdgeSpace, k_range: tuple[int, int], seed: int, training_seed: int,
                  features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams = DEFAULT_PARAMS,
                  measured: Mapping[Edge, float] | None = None, warm_gammas: Sequence[float] = (0.6, 0.0, 0.3, 0.9),
-                 warm_count: int = 0, model: EdgeModel | None = None, costs: Sequence[float] | None = None):
+                 warm_count: int = 0, model: EdgeModel | None = None, costs: Sequence[float] | None = None,
+                 backbone_map: tuple[np.ndarray, float] | None = None):
         super().__init__(metric=_METRIC, mode=_MODE)
         if tuple(features.edges) != tuple(space.edges):
             raise ValueError("features must cover exactly the space's edges, in its order")
@@ -304,7 +317,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
         self.params = params
         # ``model``: an EdgeModel built from the same features, transfer prior and params (it holds no
         # search state, so replays of many seeds can share one)
-        self.model = model if model is not None else EdgeModel(features, transfer, params)
+        self.model = model if model is not None else EdgeModel(features, transfer, params, backbone_map)
         self.rng = np.random.default_rng(seed)
         # relative cost of one epoch on each edge (search/cost.py), for the "ei" acquisition's cost term
         costs = np.ones(len(self.model.edges)) if costs is None else np.asarray(costs, float)
@@ -457,7 +470,8 @@ def edge_costs(cfg, space: EdgeSpace) -> np.ndarray:
 
 
 def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, measured=None) -> PriorGPSearcher:
-    """prior-gp for a search config: the shipped transfer prior (``transfer_prior.py``), the
+    """prior-gp for a search config: the shipped transfer prior (``transfer_prior.py``; its
+    structure, and the mean of the config backbone's source maps where it holds enough), the
     config's gradient-rank scores (``scores()``: an edge -> rank mapping or a score frame) and,
     for K > 1, the benchmark's measured single edges (``measured()``) as GGA warm starts."""
     from placement_search.search.transfer_prior import PRIOR
@@ -468,12 +482,14 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
     # never a prior fitted on this very backbone and task (its own ground truth)
     prior = PRIOR.without(prior_task_name(cfg.backbone.name, cfg.task.name))
     transfer = prior.predict(list(space.edges), space.num_points)
+    backbone_map = prior.backbone_map(list(space.edges), space.num_points, cfg.backbone.name)
     warm_count = 0
     measured_map = None
     if k_range[1] > 1:
         warm_count = min(num_samples, cfg.search.warm_starts or max(2, num_samples // 4))
         measured_map = measured() if callable(measured) else measured
     searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, DEFAULT_PARAMS, measured_map,
-                               cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space))
+                               cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space),
+                               backbone_map=backbone_map)
     searcher.uses_scores = True
     return searcher

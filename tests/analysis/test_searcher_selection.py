@@ -103,7 +103,7 @@ def test_ablation_rows_cover_every_variant_store_and_target():
     prior = ss.transfer_for(None, [])
     random_runs = {gt.name: pd.DataFrame(ss.run_baseline("random", gt, range(4), 16))}
     table = ss.ablation([gt], {gt.name: prior}, random_runs, ss.DEFAULT_PARAMS, 2, 16, np.random.default_rng(0))
-    variants = 6 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))  # default + 5 parts removed or swapped
+    variants = 7 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))  # default + 6 parts removed or swapped
     assert len(table) == variants * len(ss.TARGETS) and table["variant"].nunique() == variants
     assert (table["ratio"] > 0).all() and (table["lo"] <= table["hi"]).all()
 
@@ -175,3 +175,17 @@ def test_a_seed_averaged_map_judges_by_its_mean_but_shows_one_trial():
     out = ss.replay(searcher, gt, budget=16, uses_scores=False)
     assert out["trials_top5"] == 1 and out["trials_noise"] == 1  # the first (best) edge meets both targets
     assert searcher.shown == [0.5]
+
+
+def test_settings_rank_by_their_worst_figure_then_the_next_worst():
+    random = {s: {"compute_top5_median": 10.0, "compute_noise_median": 10.0} for s in ("a", "b")}
+    tied = {"a": {"compute_top5_median": 9.0, "compute_noise_median": 5.0},
+            "b": {"compute_top5_median": 8.0, "compute_noise_median": 4.0}}
+    better_below = {"a": {"compute_top5_median": 9.0, "compute_noise_median": 3.0},
+                    "b": {"compute_top5_median": 6.0, "compute_noise_median": 4.0}}
+    worse = {"a": {"compute_top5_median": 9.5, "compute_noise_median": 1.0},
+             "b": {"compute_top5_median": 1.0, "compute_noise_median": 1.0}}
+    keys = {name: ss.rank_key(rows, random, ["a", "b"]) for name, rows in
+            (("tied", tied), ("better_below", better_below), ("worse", worse))}
+    assert ss.criterion(tied, random, ["a", "b"]) == ss.criterion(better_below, random, ["a", "b"]) == keys["tied"][0]
+    assert sorted(keys, key=keys.get) == ["better_below", "tied", "worse"]

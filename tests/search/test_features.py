@@ -7,9 +7,12 @@ transfer prior fitted on one backbone's map carries its structure to another bac
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 
 from placement_search.placement.edges import Edge, EdgeSpace
 from placement_search.search.features import (
@@ -174,3 +177,43 @@ def test_shipped_prior_carries_each_held_out_kernel():
     name, amplitude, lengthscales, noise = PRIOR.held_out[-1]
     rest = PRIOR.without(own)
     assert (rest.amplitude, rest.lengthscales, rest.noise) == (amplitude, tuple(lengthscales), noise)
+
+
+def test_backbone_map_averages_a_backbones_own_maps_from_three_on():
+    """The mean of one backbone's source maps, edge for edge, weighted by its expected Spearman with
+    a new task; other backbones (and the same name at another size) do not count, and fewer than
+    three maps give nothing."""
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=25)  # what tasks of a 5-point backbone share, edge for edge
+
+    def truth(noise):
+        values = shared + noise * rng.normal(size=25)
+        return {Edge(i, j): float(values[i * 5 + j]) for i in range(5) for j in range(5)}
+
+    mine = [(f"bb/t{k}", truth(0.5), 5) for k in range(3)]
+    other = [("other/t", {Edge(i, j): float(-shared[i * 5 + j]) for i in range(5) for j in range(5)}, 5),
+             ("bb/bigger", {Edge(i, j): 0.0 for i in range(6) for j in range(6)}, 6)]
+    edges = list(EdgeSpace(5).edges)
+    prior = TransferPrior.fit(mine + other)
+    mean, weight = prior.backbone_map(edges, 5, "bb")
+    assert spearmanr(mean, shared)[0] > 0.9 and np.isclose(mean.std(), 1.0)
+    assert 0.5 < weight < 1.0
+    # the weight: rho * sqrt(m / (1 + (m - 1) rho)) for the mean pairwise Spearman rho of the m maps
+    maps = [np.asarray(z) for name, n, z in prior.tasks if name.startswith("bb/t")]
+    rho = np.mean([spearmanr(a, b)[0] for a, b in itertools.combinations(maps, 2)])
+    assert np.isclose(weight, rho * np.sqrt(3 / (1 + 2 * rho)))
+    # in the order of the edges asked for
+    assert np.allclose(prior.backbone_map(edges[::-1], 5, "bb")[0], mean[::-1])
+    for short in (TransferPrior.fit(mine[:2] + other), prior.without("bb/t0")):
+        assert short.backbone_map(edges, 5, "bb")[1] == 0.0 and not short.backbone_map(edges, 5, "bb")[0].any()
+    assert prior.backbone_map(edges, 5, "b")[1] == 0.0  # a name's prefix is not its backbone
+    assert prior.backbone_map(list(EdgeSpace(6).edges), 6, "bb")[1] == 0.0
+
+
+def test_shipped_prior_has_a_minilm_map_and_no_dinov2_map():
+    from placement_search.search.transfer_prior import PRIOR
+
+    minilm = PRIOR.backbone_map(list(EdgeSpace(13).edges), 13, "minilm-l6")
+    dinov2 = PRIOR.backbone_map(list(EdgeSpace(25).edges), 25, "dinov2-s14")
+    assert minilm[1] > 0.3 and np.isfinite(minilm[0]).all()
+    assert dinov2[1] == 0.0  # two source maps: below BACKBONE_MAP_MIN_SOURCES

@@ -425,3 +425,29 @@ def test_row_and_column_terms_carry_a_result_to_far_edges_into_the_same_point():
     assert abs(plain[ix[same_column]] - plain[ix[elsewhere]]) < 0.05
     with pytest.raises(ValueError, match="axis_var -1"):
         DEFAULT_PARAMS.replace(axis_var=-1.0)
+
+
+def test_the_backbone_map_leads_the_first_picks_and_is_inert_at_weight_zero():
+    """A backbone map that rates one corner best draws the first picks there when it is weighted;
+    at backbone_weight 0 (or weight 0 from too few maps) the model is the one without it."""
+    space = EdgeSpace(9)
+    feats = EdgeFeatures.build(space, {e: 1.0 for e in space.edges}, ("rank",))
+    corner = np.array([float(e.source >= 6 and e.destination <= 2) for e in space.edges])
+    backbone_map = ((corner - corner.mean()) / corner.std(), 0.7)
+
+    def firsts(params, bmap):
+        return [Placement.parse(PriorGPSearcher(space, (1, 1), seed, 0, feats, np.zeros(len(space)), params,
+                                                backbone_map=bmap).suggest("t0")["placement"]).edges[0]
+                for seed in range(10)]
+
+    on = DEFAULT_PARAMS.replace(backbone_weight=1.0, random_share=0.0)
+    assert all(e.source >= 6 and e.destination <= 2 for e in firsts(on, backbone_map))
+    off = DEFAULT_PARAMS.replace(backbone_weight=0.0, random_share=0.0)
+    plain = PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), off).model
+    for params, bmap in ((off, backbone_map), (on, (backbone_map[0], 0.0))):
+        model = PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), params, backbone_map=bmap).model
+        for obs in (([], [], []), ([3, 40], [1.0, -1.0], [1.0, 1.0])):
+            assert np.allclose(model.posterior(*obs)[0], plain.posterior(*obs)[0])
+            assert np.allclose(model.posterior(*obs)[1], plain.posterior(*obs)[1])
+    with pytest.raises(ValueError, match="one value per edge"):
+        PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on, backbone_map=(np.zeros(3), 0.5))
