@@ -459,6 +459,21 @@ def setting_id(p: PriorGPParams, keys: tuple[str, ...] = SETTING_KEYS) -> str:
                     for k in keys)
 
 
+def params_with(items: list[str]) -> PriorGPParams:
+    """The shipped hyper-parameters with ``NAME=VALUE`` changes (``--set``); a one-line exit on a
+    name prior-gp does not have or a value it refuses."""
+    try:
+        changes = dict(item.split("=", 1) for item in items)
+        params = DEFAULT_PARAMS.from_dict({**asdict(DEFAULT_PARAMS), **changes})
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"error: --set takes NAME=VALUE with NAME a prior-gp hyper-parameter ({exc})") from None
+    unknown = set(changes) - set(asdict(DEFAULT_PARAMS))
+    if unknown:
+        raise SystemExit(f"error: --set {', '.join(sorted(unknown))}: not a prior-gp hyper-parameter "
+                         f"(one of {', '.join(asdict(DEFAULT_PARAMS))})")
+    return params
+
+
 def parse_grid_axes(items: list[str]) -> dict[str, list]:
     """``NAME=V1,V2`` items (``--grid``) as grid axes that replace or extend ``GRID``'s: a wider
     grid is a separate experiment, written to its own ``--out``."""
@@ -600,6 +615,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="only replay the shipped defaults, random, tpe and gga-tpe on STORE (repeatable): a ground "
                          "truth not used to choose anything; a stratified sweep counts with its measured edges "
                          "(evaluate_<store>.csv)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="with --evaluate: replay prior-gp with this hyper-parameter instead of the shipped one "
+                         "(repeatable; an option measured, not the default: use with --out)")
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
@@ -628,7 +646,7 @@ def main(argv: list[str] | None = None) -> None:
         write_prior(gts)
         return
     if args.evaluate:
-        evaluate(args.evaluate, gts, args, rng)
+        evaluate(args.evaluate, gts, args, rng, params_with(args.set))
         return
     by_name = {g.name: g for g in gts}
     names = [g.name for g in gts]
@@ -755,9 +773,11 @@ def searcher_rows(g: GroundTruth, runs: dict[str, pd.DataFrame], rng: np.random.
     return pd.DataFrame(table)
 
 
-def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Generator) -> None:
-    """The shipped defaults on ground truths that chose nothing (a stratified sweep counts with its
-    measured edges): the transfer prior fitted on every other ground truth, as a user's search gets it."""
+def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Generator,
+             params: PriorGPParams = DEFAULT_PARAMS) -> None:
+    """The shipped defaults (or ``params``, an option measured) on ground truths that chose nothing
+    (a stratified sweep counts with its measured edges): the transfer prior fitted on every other
+    ground truth, as a user's search gets it."""
     with tempfile.TemporaryDirectory() as tmp:
         targets = [load_ground_truth(p, Path(tmp), partial=True) for p in stores]
     for g in targets:
@@ -768,8 +788,9 @@ def evaluate(stores: list[Path], gts: list[GroundTruth], args, rng: np.random.Ge
         runs = {"random": pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)),
                 "tpe": pd.DataFrame(run_baseline("tpe", g, range(args.gga_seeds), args.budget)),
                 "gga-tpe": pd.DataFrame(run_baseline("gga-tpe", g, range(args.gga_seeds), args.budget)),
-                "prior-gp": pd.DataFrame(run_prior_gp(g, prior, DEFAULT_PARAMS, range(args.confirm_seeds), args.budget))}
-        out = searcher_rows(g, runs, rng, f"shipped defaults, never tuned on this store; {measured}; transfer prior "
+                "prior-gp": pd.DataFrame(run_prior_gp(g, prior, params, range(args.confirm_seeds), args.budget))}
+        which = "shipped defaults" if params == DEFAULT_PARAMS else f"prior-gp with {', '.join(args.set)}"
+        out = searcher_rows(g, runs, rng, f"{which}, never tuned on this store; {measured}; transfer prior "
                                           f"fitted on {', '.join(o.name for o in others)}")
         out.to_csv(args.out / f"evaluate_{g.name}.csv", index=False, float_format="%.4f")
         print(out[SHOWN].round(2).to_string(index=False), flush=True)

@@ -38,7 +38,6 @@ import multiprocessing
 import sys
 import tempfile
 import zlib
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -187,15 +186,7 @@ def main(argv: list[str] | None = None) -> None:
                          "outputs are then named target_noise_<NAME=VALUE,...>")
     ap.add_argument("--out", type=Path, default=ss.OUT)
     args = ap.parse_args(argv)
-    try:
-        changes = dict(item.split("=", 1) for item in args.set)
-        params = DEFAULT_PARAMS.from_dict({**asdict(DEFAULT_PARAMS), **changes})
-    except (ValueError, TypeError) as exc:
-        raise SystemExit(f"error: --set takes NAME=VALUE with NAME a prior-gp hyper-parameter ({exc})") from None
-    unknown = set(changes) - set(asdict(DEFAULT_PARAMS))
-    if unknown:
-        raise SystemExit(f"error: --set {', '.join(sorted(unknown))}: not a prior-gp hyper-parameter "
-                         f"(one of {', '.join(asdict(DEFAULT_PARAMS))})")
+    params = ss.params_with(args.set)
     stem = "target_noise" + ("_" + ",".join(args.set) if args.set else "")
     loaded: dict[Path, ss.GroundTruth] = {}  # a store both in the selection and replayed is read once
     with tempfile.TemporaryDirectory() as tmp:

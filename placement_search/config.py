@@ -171,6 +171,12 @@ class SearchConfig:
     objectives: what the search optimises: val_accuracy first, then optionally adapter_params and
     inference_cost (minimised; DESIGN.md §13) for a Pareto front (search/objectives.py).
     max_adapter_params / max_inference_cost: placements above these are never trained.
+    backbone_map_weight: prior-gp only: how far its prior leans on the single-edge maps measured on
+    this very backbone (their edge-for-edge mean, from three maps on; only MiniLM-L6 has that many
+    in the shipped prior). null is the searcher's default, 0 (off): the selection rule kept it off
+    (movie sentiment 0.96x to 1.04x random at 1), and on two held-out MiniLM tasks it made no
+    difference; 1 pays where the task is a sibling of a source task (TREC fine, whose questions
+    TREC-6 shares: 0.75x / 0.82x to 0.36x / 0.14x). README, "The backbone's own maps".
     """
 
     searcher: str = "prior-gp"
@@ -191,6 +197,7 @@ class SearchConfig:
     objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])
     max_adapter_params: int | None = None
     max_inference_cost: float | None = None
+    backbone_map_weight: float | None = None
 
 
 #: what a search can optimise (search/objectives.py): accuracy, then the price of a placement
@@ -412,6 +419,9 @@ def _validate(cfg: Config) -> None:
         raise PlacementSearchError(f"config key space.k_max ({cfg.space.k_max}) must be >= space.k ({cfg.space.k})")
     if cfg.search.gpus_per_trial < 0 or cfg.search.max_failures < 0:
         raise PlacementSearchError("config keys search.gpus_per_trial and search.max_failures must be >= 0")
+    if cfg.search.backbone_map_weight is not None and cfg.search.backbone_map_weight < 0:
+        raise PlacementSearchError(f"config key search.backbone_map_weight must be >= 0 (0 turns the backbone map "
+                                   f"off, 1 is the measured weight), got {cfg.search.backbone_map_weight:g}")
     bad_seeds = [s for s in cfg.search.seeds or [] if not 0 <= s < SEED_LIMIT]
     if bad_seeds:
         raise PlacementSearchError(

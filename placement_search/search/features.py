@@ -166,10 +166,10 @@ def prior_inputs(edges: Sequence[Edge], num_points: int) -> np.ndarray:
 
 
 #: fewest source maps of a backbone whose mean enters the prior (``TransferPrior.backbone_map``).
-#: Leaving one ground truth out, three MiniLM maps' mean sped up the search of the fourth on every
-#: MiniLM map, and one DINOv2 map (weighted by the pair's Spearman, 0.72) slowed the search of the
-#: other from 0.68x to 0.89x random (analysis/results/searcher_selection/backbone_map/); two were
-#: never tested (no third DINOv2 map), so they do not count.
+#: Leaving one ground truth out, three MiniLM maps' mean sped up the search of a sibling task
+#: (TREC fine 0.75x to 0.36x random), and one DINOv2 map, weighted by the pair's Spearman (0.72),
+#: slowed the search of the other (Fashion-MNIST 0.57x to 0.81x; analysis/backbone_map.py); two
+#: were never tested (no third DINOv2 map), so they do not count.
 BACKBONE_MAP_MIN_SOURCES = 3
 
 

@@ -77,7 +77,10 @@ whole row and column (axis_var 0: the rule preferred it, though row/column terms
 learns the gradient-rank score's slope from the trials (score weight 0 in the prior mean,
 trust_var 2), weighs cost linearly (EI / cost), draws at temperature 0.3, and picks a quarter of
 its edges uniformly at random (random_share 0.25), which bounds the loss on a task whose best
-edges the priors rate low.
+edges the priors rate low. The backbone map (``backbone_weight``) was put to the same rule in
+session 20 and kept off: it pays on a sibling of a source task (TREC fine of TREC-6), costs on a
+task unlike the sources (movie sentiment) and changed nothing on two held-out MiniLM tasks
+(analysis/results/searcher_selection/backbone_map/); ``search.backbone_map_weight`` turns it on.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class PriorGPParams:
     """The searcher's few hyper-parameters (units: standardised accuracy)."""
 
     transfer_weight: float = 1.0  # weight of the transfer prior (structure learned on other tasks) in the prior mean
-    backbone_weight: float = 0.0  # weight of the backbone's own source maps (times their expected Spearman); 0: unused
+    backbone_weight: float = 0.0  # weight of the backbone's own source maps (times their expected Spearman); 0: unused (the rule kept it off)
     score_weight: float = 0.0     # weight of the gradient-rank score in the prior mean (its slope is still learned)
     prior_strength: float = 2.0   # how far the prior mean moves y before any trial
     trust_var: float = 2.0        # prior variance of the slopes on the prior's components (transfer prior, score)
@@ -488,7 +491,10 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
     if k_range[1] > 1:
         warm_count = min(num_samples, cfg.search.warm_starts or max(2, num_samples // 4))
         measured_map = measured() if callable(measured) else measured
-    searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, DEFAULT_PARAMS, measured_map,
+    params = DEFAULT_PARAMS
+    if cfg.search.backbone_map_weight is not None:
+        params = params.replace(backbone_weight=float(cfg.search.backbone_map_weight))
+    searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, params, measured_map,
                                cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space),
                                backbone_map=backbone_map)
     searcher.uses_scores = True

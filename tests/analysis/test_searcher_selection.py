@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "analysis"))
@@ -189,3 +190,26 @@ def test_settings_rank_by_their_worst_figure_then_the_next_worst():
             (("tied", tied), ("better_below", better_below), ("worse", worse))}
     assert ss.criterion(tied, random, ["a", "b"]) == ss.criterion(better_below, random, ["a", "b"]) == keys["tied"][0]
     assert sorted(keys, key=keys.get) == ["better_below", "tied", "worse"]
+
+
+def test_replays_read_the_backbone_map_of_the_searched_backbone():
+    gt = _ground_truth(lambda i: True)
+    backbone = gt.cfg.backbone.name
+    rng = np.random.default_rng(1)
+    maps = [(f"{backbone}/task{k}", {e: float(a + 0.02 * rng.normal()) for e, a in gt.accuracy.items()}, 4)
+            for k in range(3)]
+    prior = ss.TransferPrior.fit(maps)
+    on = ss.make_prior_gp(gt, prior, ss.DEFAULT_PARAMS.replace(backbone_weight=1.0), 0).model
+    off = ss.make_prior_gp(gt, prior, ss.DEFAULT_PARAMS, 0).model
+    assert not np.allclose(on.mu0, off.mu0)
+    # the mean map rates the edges as the maps do (accuracy rises with the edge's index here)
+    assert np.corrcoef(on.X[:, 5], np.arange(len(gt.space.edges)))[0, 1] > 0.9
+
+
+def test_set_changes_prior_gp_hyper_parameters_by_name():
+    assert ss.params_with(["backbone_weight=1", "temperature=0"]) == ss.DEFAULT_PARAMS.replace(
+        backbone_weight=1.0, temperature=0.0)
+    assert ss.params_with([]) == ss.DEFAULT_PARAMS
+    for bad, message in (("bogus=1", "bogus: not a prior-gp hyper-parameter"), ("backbone_weight", "NAME=VALUE")):
+        with pytest.raises(SystemExit, match=message):
+            ss.params_with([bad])

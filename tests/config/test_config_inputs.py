@@ -120,6 +120,8 @@ def test_scientific_notation_in_overrides_lists_and_python():
         ("search.seeds=[0.5]", "search.seeds must be a list of integers"),
         ("search.max_concurrent=-1", "search.max_concurrent must be positive, got -1"),
         ("search.asha_reduction_factor=1", "search.asha_reduction_factor must be at least 2, got 1"),
+        ("search.backbone_map_weight=-1", "search.backbone_map_weight must be >= 0 (0 turns the backbone map off"),
+        ("search.backbone_map_weight=strong", "search.backbone_map_weight must be a number"),
     ],
 )
 def test_bad_numbers(override, fragment):

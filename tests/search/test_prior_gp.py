@@ -451,3 +451,22 @@ def test_the_backbone_map_leads_the_first_picks_and_is_inert_at_weight_zero():
             assert np.allclose(model.posterior(*obs)[1], plain.posterior(*obs)[1])
     with pytest.raises(ValueError, match="one value per edge"):
         PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on, backbone_map=(np.zeros(3), 0.5))
+
+
+def test_a_config_turns_the_backbone_map_on_for_a_backbone_with_three_source_maps():
+    space = EdgeSpace(13)
+    table = score_table(13)
+
+    def model(weight, backbone="minilm-l6"):
+        cfg = config()
+        cfg.backbone.name, cfg.search.backbone_map_weight = backbone, weight
+        searcher, _ = make_searcher("prior-gp", cfg, space, 8, 0, lambda: table)
+        inner = searcher.searcher if hasattr(searcher, "searcher") else searcher
+        return inner.params.backbone_weight, inner.model.mu0
+
+    default_weight, plain = model(None)
+    assert default_weight == DEFAULT_PARAMS.backbone_weight == 0.0
+    weight, leaning = model(1.0)
+    assert weight == 1.0 and not np.allclose(leaning, plain)
+    # a backbone without three source maps in the shipped prior: the option changes nothing
+    assert np.allclose(model(1.0, "some-other-backbone")[1], model(None, "some-other-backbone")[1])
