@@ -22,7 +22,7 @@ Every edge (i, j) of a backbone with n points gets two groups of columns:
 - the map of this very backbone: the mean of the source maps measured on the same backbone, edge
   for edge, with its expected Spearman with a new task of that backbone (``backbone_map``). It
   keeps what smoothing across backbones loses (one recurrent edge that is good on every MiniLM
-  task) and counts only where a backbone has two source maps or more.
+  task) and counts only where a backbone has three source maps or more.
 
 It is fitted on other tasks' exhaustive sweeps, never on the task being searched;
 ``transfer_prior.py`` holds the maps and the kernel fitted on the repository's ground truths
@@ -269,10 +269,10 @@ class TransferPrior:
         points) averaged edge for edge and standardised, and the weight that average deserves:
         its expected correlation with a new task of the backbone, rho * sqrt(m / (1 + (m - 1) rho))
         for m maps agreeing pairwise at mean Spearman rho (the correlation of a new parallel
-        measure with the mean of m; Spearman-Brown). Fewer than two maps say nothing about how far
-        tasks of the backbone agree, and the replays say two are not enough (one DINOv2 map,
-        weighted so, misled the search of the other: ``BACKBONE_MAP_MIN_SOURCES``): below it,
-        (zeros, 0.0), the shared structure alone."""
+        measure with the mean of m, sqrt(rho) times the root of m maps' Spearman-Brown
+        reliability). One map says nothing about how far tasks of the backbone agree, weighted by
+        its known agreement it still misled the search of the other DINOv2 map, and two were never
+        tested: below ``BACKBONE_MAP_MIN_SOURCES`` maps, (zeros, 0.0), the shared structure alone."""
         maps = [np.asarray(z, float) for name, n, z in self.tasks
                 if n == num_points and name.startswith(f"{backbone}/")]
         if len(maps) < BACKBONE_MAP_MIN_SOURCES:
