@@ -35,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import searcher_selection as ss  # noqa: E402
 
-from placement_search.search.features import EdgeFeatures, normal_scores  # noqa: E402
-from placement_search.search.surrogate import EdgeModel, PriorGPSearcher, edge_costs  # noqa: E402
+from placement_search.search.features import normal_scores  # noqa: E402
 
 OUT = ss.OUT / "backbone_map"
 WEIGHTS = (0.0, 1.0, 2.0)
@@ -81,14 +80,10 @@ def one_map(gts: list[ss.GroundTruth], random_runs: dict, rng: np.random.Generat
         z = normal_scores([other.accuracy[e] for e in edges])
         rho = float(spearmanr(z, [g.accuracy[e] for e in edges])[0])
         prior = ss.transfer_for(g, gts)
-        feats = EdgeFeatures.build(g.space, g.scores, ("rank",))
-        transfer = prior.predict(edges, g.space.num_points)
-        costs = edge_costs(g.cfg, g.space)
+        backbone_map = ((z - z.mean()) / z.std(), rho)
         for w in (0.0, 1.0):
             params = ss.DEFAULT_PARAMS.replace(backbone_weight=w)
-            model = EdgeModel(feats, transfer, params, ((z - z.mean()) / z.std(), rho))
-            runs = pd.DataFrame([ss.replay(PriorGPSearcher(g.space, (1, 1), s, 0, feats, transfer, params, model=model,
-                                                           costs=costs), g, BUDGET, True) for s in range(SEEDS)])
+            runs = pd.DataFrame(ss.run_prior_gp(g, prior, params, range(SEEDS), BUDGET, backbone_map))
             rows.append(ratio_row(runs, random_runs[g.name], rng, store=g.name, backbone_map=other.name,
                                   weight=round(w * rho, 4), seeds=SEEDS))
     pd.DataFrame(rows).to_csv(OUT / "one_map.csv", index=False, float_format="%.4f")

@@ -287,9 +287,11 @@ def transfer_for(gt: GroundTruth | None, pool: list[GroundTruth]) -> TransferPri
 _CACHE: dict = {}
 
 
-def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seed: int) -> PriorGPSearcher:
+def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seed: int,
+                  backbone_map: tuple[np.ndarray, float] | None = None) -> PriorGPSearcher:
     """prior-gp on ``gt`` with ``prior`` (fitted without ``gt``); the feature matrix, the transfer
-    prior's predictions, the edge costs and the GP's prior factor are computed once per store and setting."""
+    prior's predictions, the edge costs and the GP's prior factor are computed once per store and setting.
+    ``backbone_map`` replaces the prior's own (``TransferPrior.backbone_map``) for a stress test."""
     from placement_search.search.surrogate import EdgeModel, edge_costs
 
     key = (gt.name, id(prior))
@@ -298,11 +300,12 @@ def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, 
         _CACHE[key] = (EdgeFeatures.build(gt.space, gt.scores, ("rank",)), prior.predict(edges, gt.space.num_points),
                        prior, edge_costs(gt.cfg, gt.space),
                        prior.backbone_map(edges, gt.space.num_points, gt.cfg.backbone.name))
-    feats, transfer, _, costs, backbone_map = _CACHE[key]
-    mkey = (gt.name, id(prior), params)
+    feats, transfer, _, costs, own_map = _CACHE[key]
+    backbone_map = own_map if backbone_map is None else backbone_map
+    mkey = (gt.name, id(prior), params, id(backbone_map))
     if mkey not in _CACHE:
         _CACHE.clear() if len(_CACHE) > 64 else None
-        _CACHE[key] = (feats, transfer, prior, costs, backbone_map)
+        _CACHE[key] = (feats, transfer, prior, costs, own_map)
         _CACHE[mkey] = EdgeModel(feats, transfer, params, backbone_map)
     return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=_CACHE[mkey], costs=costs)
 
@@ -490,8 +493,9 @@ def parse_grid_axes(items: list[str]) -> dict[str, list]:
     return axes
 
 
-def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seeds: range, budget: int) -> list[dict]:
-    return [replay(make_prior_gp(gt, prior, params, s), gt, budget, True) for s in seeds]
+def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seeds: range, budget: int,
+                 backbone_map: tuple[np.ndarray, float] | None = None) -> list[dict]:
+    return [replay(make_prior_gp(gt, prior, params, s, backbone_map), gt, budget, True) for s in seeds]
 
 
 def run_baseline(name: str, gt: GroundTruth, seeds: range, budget: int) -> list[dict]:

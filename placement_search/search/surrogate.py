@@ -202,7 +202,7 @@ class EdgeModel:
         self.mu0 = params.transfer_weight * m_t + params.score_weight * m_r + params.backbone_weight * r_b * m_b
         self.mu0 = (self.mu0 - self.mu0.mean()) / (self.mu0.std() or 1.0)
         rec = features.column("is_recurrent")
-        # X columns: m_t, m_r, src, dst, recurrent, m_b (zeros when unused: its term then adds nothing)
+        # X columns: m_t, m_r, src, dst, recurrent, m_b (zeros, and no kernel term, when unused)
         self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec, m_b])
         fixed = "fixed"
         # a free level (the observed accuracies are standardised among themselves, so their level
@@ -211,10 +211,11 @@ class EdgeModel:
             ConstantKernel(1.0, fixed)
             + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (0,))
             + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (1,))
-            + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (5,))
             + ConstantKernel(params.struct_var, fixed)
             * Columns(Matern([params.lengthscale, params.lengthscale, 1.0], fixed, nu=2.5), (2, 3, 4))
         )
+        if m_b.any():  # the backbone map's slope; a zero column would only cost every GP fit a term
+            self.kernel = self.kernel + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (5,))
         if params.axis_var > 0:  # rows and columns of the map: edges out of one point, edges into one point
             for column in (2, 3):
                 self.kernel = self.kernel + ConstantKernel(params.axis_var, fixed) * Columns(
@@ -485,7 +486,6 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
     # never a prior fitted on this very backbone and task (its own ground truth)
     prior = PRIOR.without(prior_task_name(cfg.backbone.name, cfg.task.name))
     transfer = prior.predict(list(space.edges), space.num_points)
-    backbone_map = prior.backbone_map(list(space.edges), space.num_points, cfg.backbone.name)
     warm_count = 0
     measured_map = None
     if k_range[1] > 1:
@@ -494,6 +494,8 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
     params = DEFAULT_PARAMS
     if cfg.search.backbone_map_weight is not None:
         params = params.replace(backbone_weight=float(cfg.search.backbone_map_weight))
+    backbone_map = (prior.backbone_map(list(space.edges), space.num_points, cfg.backbone.name)
+                    if params.backbone_weight > 0 else None)
     searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, params, measured_map,
                                cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space),
                                backbone_map=backbone_map)
