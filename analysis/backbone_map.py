@@ -15,7 +15,7 @@
    the task is known; a search cannot know it, so this is a stress test, not an option).
 
     .venv/bin/python analysis/backbone_map.py              # 1: about 13 minutes on 2 CPUs
-    .venv/bin/python analysis/backbone_map.py --one-map    # 2: about 6 minutes
+    .venv/bin/python analysis/backbone_map.py --one-map    # 2: about 2 minutes
 
 Outputs in analysis/results/searcher_selection/backbone_map/.
 """
