@@ -51,24 +51,8 @@ def ratio_row(runs: pd.DataFrame, random_runs: pd.DataFrame, rng: np.random.Gene
 
 
 def confirm(gts: list[ss.GroundTruth], random_runs: dict, rng: np.random.Generator) -> None:
-    names = [g.name for g in gts]
-    priors = {g.name: ss.transfer_for(g, gts) for g in gts}
-    random_ref = {n: ss.summarize(r.to_dict("records")) for n, r in random_runs.items()}
-    rows, summaries = [], {}
-    for w in WEIGHTS:
-        params = ss.DEFAULT_PARAMS.replace(backbone_weight=w)
-        summaries[w] = {}
-        for g in gts:
-            runs = pd.DataFrame(ss.run_prior_gp(g, priors[g.name], params, range(SEEDS), BUDGET))
-            summaries[w][g.name] = ss.summarize(runs.to_dict("records"))
-            rows.append(ratio_row(runs, random_runs[g.name], rng, backbone_weight=w, store=g.name, seeds=SEEDS))
-    keys = {w: ss.rank_key(summaries[w], random_ref, names) for w in WEIGHTS}
-    chosen = min(WEIGHTS, key=lambda w: (keys[w], w))
-    table = pd.DataFrame(rows).assign(chosen=lambda d: d["backbone_weight"] == chosen)
+    table, _ = ss.confirm_axis(gts, random_runs, "backbone_weight", WEIGHTS, SEEDS, BUDGET, rng)
     table.to_csv(OUT / "confirm_200.csv", index=False, float_format="%.4f")
-    for w in WEIGHTS:
-        print(f"backbone_weight {w:g}: worst figures " + ", ".join(f"{np.exp(v):.2f}x" for v in keys[w][:4]))
-    print(f"chosen: backbone_weight {chosen:g}")
 
 
 def one_map(gts: list[ss.GroundTruth], random_runs: dict, rng: np.random.Generator) -> None:

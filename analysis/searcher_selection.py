@@ -61,6 +61,7 @@ import math
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -299,14 +300,15 @@ def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, 
         edges = list(gt.space.edges)
         _CACHE[key] = (EdgeFeatures.build(gt.space, gt.scores, ("rank",)), prior.predict(edges, gt.space.num_points),
                        prior, edge_costs(gt.cfg, gt.space),
-                       prior.backbone_map(edges, gt.space.num_points, gt.cfg.backbone.name))
-    feats, transfer, _, costs, own_map = _CACHE[key]
+                       prior.backbone_map(edges, gt.space.num_points, gt.cfg.backbone.name),
+                       prior.source_maps(edges, gt.space.num_points, gt.cfg.backbone.name))
+    feats, transfer, _, costs, own_map, source_maps = _CACHE[key]
     backbone_map = own_map if backbone_map is None else backbone_map
     mkey = (gt.name, id(prior), params, id(backbone_map))
     if mkey not in _CACHE:
         _CACHE.clear() if len(_CACHE) > 64 else None
-        _CACHE[key] = (feats, transfer, prior, costs, own_map)
-        _CACHE[mkey] = EdgeModel(feats, transfer, params, backbone_map)
+        _CACHE[key] = (feats, transfer, prior, costs, own_map, source_maps)
+        _CACHE[mkey] = EdgeModel(feats, transfer, params, backbone_map, source_maps)
     return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=_CACHE[mkey], costs=costs)
 
 
@@ -580,6 +582,8 @@ def ablation(gts: list[GroundTruth], priors: dict, random_runs: dict, params: Pr
                  params.replace(axis_var=0.0 if params.axis_var else 1.0)),
                 ("no backbone map (backbone_weight=0)" if params.backbone_weight else "backbone map (backbone_weight=1)",
                  params.replace(backbone_weight=0.0 if params.backbone_weight else 1.0)),
+                ("no source slopes (source_var=0)" if params.source_var else "source slopes (source_var=2)",
+                 params.replace(source_var=0.0 if params.source_var else 2.0)),
                 ("expected improvement without the cost term (cost_exponent=0)",
                  params.replace(acquisition="ei", cost_exponent=0.0)),
                 ("a Thompson draw instead of expected improvement per cost", params.replace(acquisition="thompson")),
@@ -592,6 +596,35 @@ def ablation(gts: list[GroundTruth], priors: dict, random_runs: dict, params: Pr
                 rows.append({"variant": label, "store": g.name, "target": m, "ratio": r, "lo": lo, "hi": hi,
                              "seeds": seeds})
     return pd.DataFrame(rows)
+
+
+def confirm_axis(gts: list[GroundTruth], random_runs: dict, name: str, values: Sequence[float], seeds: int,
+                 budget: int, rng: np.random.Generator) -> tuple[pd.DataFrame, float]:
+    """The rule's last stage on one hyper-parameter: each value (every other as shipped) replayed
+    ``seeds`` times on every ground truth, ranked by ``rank_key`` (the worst figure over ground
+    truths and targets, exact ties to the next worst). Returns the ratios (bootstrap CIs) and the
+    chosen value; a 100-seed short list decides by figures within its own wobble, so a one-axis
+    selection is re-run here with more seeds and this choice adopted."""
+    names = [g.name for g in gts]
+    priors = {g.name: transfer_for(g, gts) for g in gts}
+    random_ref = {n: summarize(r.to_dict("records")) for n, r in random_runs.items()}
+    rows, keys = [], {}
+    for value in values:
+        params = DEFAULT_PARAMS.replace(**{name: value})
+        summaries = {}
+        for g in gts:
+            runs = pd.DataFrame(run_prior_gp(g, priors[g.name], params, range(seeds), budget))
+            summaries[g.name] = summarize(runs.to_dict("records"))
+            row = {name: value, "store": g.name, "seeds": seeds}
+            for m in TARGETS:
+                row[f"ratio_{m}"], row[f"ratio_{m}_lo"], row[f"ratio_{m}_hi"] = ratio_ci(runs, random_runs[g.name], m, rng)
+            rows.append(row)
+            print(f"{name}={value:g} {g.name}: " + ", ".join(f"{row[f'ratio_{m}']:.2f}x" for m in TARGETS), flush=True)
+        keys[value] = rank_key(summaries, random_ref, names)
+        print(f"{name}={value:g}: worst figures " + ", ".join(f"{np.exp(v):.2f}x" for v in keys[value][:4]), flush=True)
+    chosen = min(values, key=lambda v: (keys[v], v))
+    print(f"chosen: {name}={chosen:g}", flush=True)
+    return pd.DataFrame(rows).assign(chosen=lambda d: d[name] == chosen), chosen
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -622,6 +655,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="with --evaluate: replay prior-gp with this hyper-parameter instead of the shipped one "
                          "(repeatable; an option measured, not the default: use with --out)")
+    ap.add_argument("--confirm", metavar="NAME=V1,V2",
+                    help="only the rule's last stage on one hyper-parameter: each value, every other as shipped, "
+                         "at --confirm-seeds seeds on every ground truth (confirm_NAME.csv)")
     ap.add_argument("--write-prior", action="store_true",
                     help="regenerate placement_search/search/transfer_prior.py from all the ground truths")
     args = ap.parse_args(argv)
@@ -648,6 +684,12 @@ def main(argv: list[str] | None = None) -> None:
     gts = distinct(gts)
     if args.only_prior:
         write_prior(gts)
+        return
+    if args.confirm:
+        ((name, values),) = parse_grid_axes([args.confirm]).items()
+        random_runs = {g.name: pd.DataFrame(run_baseline("random", g, range(args.random_seeds), args.budget)) for g in gts}
+        table, _ = confirm_axis(gts, random_runs, name, values, args.confirm_seeds, args.budget, rng)
+        table.to_csv(args.out / f"confirm_{name}.csv", index=False, float_format="%.4f")
         return
     if args.evaluate:
         evaluate(args.evaluate, gts, args, rng, params_with(args.set))

@@ -290,6 +290,22 @@ class TransferPrior:
         weight = rho * np.sqrt(m / (1 + (m - 1) * rho)) if rho > 0 else 0.0
         return mean[[e.source * num_points + e.destination for e in edges]], float(weight)
 
+    def source_maps(self, edges: Sequence[Edge], num_points: int, backbone: str) -> np.ndarray:
+        """Each source map of ``backbone`` (tasks named ``backbone/...`` with ``num_points``
+        points) at ``edges``, one standardised column per map (unmeasured edges at 0); shape
+        (len(edges), 0) when the backbone has none. prior-gp learns a slope on each from the
+        trials (``PriorGPParams.source_var``), so a search leans on the source tasks its own
+        results resemble, however many there are."""
+        index = [e.source * num_points + e.destination for e in edges]
+        columns = []
+        for name, n, z in self.tasks:
+            if n != num_points or not name.startswith(f"{backbone}/"):
+                continue
+            z = np.asarray(z, float)
+            z = np.where(np.isfinite(z), z, np.nanmean(z))
+            columns.append(((z - z.mean()) / (z.std() or 1.0))[index])
+        return np.column_stack(columns) if columns else np.zeros((len(edges), 0))
+
     @classmethod
     def flat(cls) -> TransferPrior:
         """No structural prior: every edge alike."""

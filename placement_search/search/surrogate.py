@@ -107,6 +107,7 @@ class PriorGPParams:
     struct_var: float = 1.5       # variance of the structural (neighbourhood) GP term
     lengthscale: float = 0.2      # Matern length scale over normalised source/destination
     axis_var: float = 0.0         # variance of each additive term on the source alone and on the destination alone
+    source_var: float = 0.0       # prior variance of the learned slopes on the backbone's source maps, shared among them; 0: unused
     axis_lengthscale: float = 0.15 # their Matern length scale over the normalised point
     noise_var: float = 1.0        # observation noise (training noise and model misfit)
     gamma: float = 0.6            # GGA distance discount for K > 1 picks
@@ -185,7 +186,7 @@ class EdgeModel:
     """The GP over the edges of one space: prior mean, kernel, conditioning and joint draws."""
 
     def __init__(self, features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams,
-                 backbone_map: tuple[np.ndarray, float] | None = None):
+                 backbone_map: tuple[np.ndarray, float] | None = None, source_maps: np.ndarray | None = None):
         from sklearn.gaussian_process.kernels import ConstantKernel, DotProduct, Matern
 
         self.edges = features.edges
@@ -202,8 +203,12 @@ class EdgeModel:
         self.mu0 = params.transfer_weight * m_t + params.score_weight * m_r + params.backbone_weight * r_b * m_b
         self.mu0 = (self.mu0 - self.mu0.mean()) / (self.mu0.std() or 1.0)
         rec = features.column("is_recurrent")
-        # X columns: m_t, m_r, src, dst, recurrent, m_b (zeros, and no kernel term, when unused)
-        self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec, m_b])
+        # X columns: m_t, m_r, src, dst, recurrent, m_b (zeros, and no kernel term, when unused), then
+        # one column per source map of the backbone when their slopes are learned (source_var > 0)
+        maps = np.zeros((len(self.edges), 0)) if source_maps is None or params.source_var <= 0 else np.asarray(source_maps, float)
+        if maps.ndim != 2 or maps.shape[0] != len(self.edges):
+            raise ValueError("the source maps must give one row per edge of the space")
+        self.X = np.column_stack([m_t, m_r, features.column("src"), features.column("dst"), rec, m_b, maps])
         fixed = "fixed"
         # a free level (the observed accuracies are standardised among themselves, so their level
         # says nothing), two Bayesian-regression slopes on the prior's components, a neighbourhood term
@@ -216,6 +221,9 @@ class EdgeModel:
         )
         if m_b.any():  # the backbone map's slope; a zero column would only cost every GP fit a term
             self.kernel = self.kernel + ConstantKernel(params.trust_var, fixed) * Columns(DotProduct(0.0, fixed), (5,))
+        if maps.shape[1]:  # a slope per source map, N(0, source_var / m): the trials say which sources their task resembles
+            self.kernel = self.kernel + ConstantKernel(params.source_var / maps.shape[1], fixed) * Columns(
+                DotProduct(0.0, fixed), tuple(range(6, 6 + maps.shape[1])))
         if params.axis_var > 0:  # rows and columns of the map: edges out of one point, edges into one point
             for column in (2, 3):
                 self.kernel = self.kernel + ConstantKernel(params.axis_var, fixed) * Columns(
@@ -313,7 +321,7 @@ class PriorGPSearcher(_PickledState, _Searcher):
                  features: EdgeFeatures, transfer: np.ndarray, params: PriorGPParams = DEFAULT_PARAMS,
                  measured: Mapping[Edge, float] | None = None, warm_gammas: Sequence[float] = (0.6, 0.0, 0.3, 0.9),
                  warm_count: int = 0, model: EdgeModel | None = None, costs: Sequence[float] | None = None,
-                 backbone_map: tuple[np.ndarray, float] | None = None):
+                 backbone_map: tuple[np.ndarray, float] | None = None, source_maps: np.ndarray | None = None):
         super().__init__(metric=_METRIC, mode=_MODE)
         if tuple(features.edges) != tuple(space.edges):
             raise ValueError("features must cover exactly the space's edges, in its order")
@@ -321,7 +329,8 @@ class PriorGPSearcher(_PickledState, _Searcher):
         self.params = params
         # ``model``: an EdgeModel built from the same features, transfer prior and params (it holds no
         # search state, so replays of many seeds can share one)
-        self.model = model if model is not None else EdgeModel(features, transfer, params, backbone_map)
+        self.model = model if model is not None else EdgeModel(features, transfer, params, backbone_map,
+                                                                     source_maps)
         self.rng = np.random.default_rng(seed)
         # relative cost of one epoch on each edge (search/cost.py), for the "ei" acquisition's cost term
         costs = np.ones(len(self.model.edges)) if costs is None else np.asarray(costs, float)
@@ -496,8 +505,10 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
         params = params.replace(backbone_weight=float(cfg.search.backbone_map_weight))
     backbone_map = (prior.backbone_map(list(space.edges), space.num_points, cfg.backbone.name)
                     if params.backbone_weight > 0 else None)
+    source_maps = (prior.source_maps(list(space.edges), space.num_points, cfg.backbone.name)
+                   if params.source_var > 0 else None)
     searcher = PriorGPSearcher(space, k_range, seed, seeds[0], features, transfer, params, measured_map,
                                cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space),
-                               backbone_map=backbone_map)
+                               backbone_map=backbone_map, source_maps=source_maps)
     searcher.uses_scores = True
     return searcher

@@ -104,7 +104,7 @@ def test_ablation_rows_cover_every_variant_store_and_target():
     prior = ss.transfer_for(None, [])
     random_runs = {gt.name: pd.DataFrame(ss.run_baseline("random", gt, range(4), 16))}
     table = ss.ablation([gt], {gt.name: prior}, random_runs, ss.DEFAULT_PARAMS, 2, 16, np.random.default_rng(0))
-    variants = 7 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))  # default + 6 parts removed or swapped
+    variants = 8 + len(ss.sensitivity_variants(ss.DEFAULT_PARAMS))  # default + 7 parts removed or swapped
     assert len(table) == variants * len(ss.TARGETS) and table["variant"].nunique() == variants
     assert (table["ratio"] > 0).all() and (table["lo"] <= table["hi"]).all()
 
@@ -204,6 +204,29 @@ def test_replays_read_the_backbone_map_of_the_searched_backbone():
     assert not np.allclose(on.mu0, off.mu0)
     # the mean map rates the edges as the maps do (accuracy rises with the edge's index here)
     assert np.corrcoef(on.X[:, 5], np.arange(len(gt.space.edges)))[0, 1] > 0.9
+
+
+def test_replays_learn_slopes_on_the_searched_backbones_source_maps():
+    gt = _ground_truth(lambda i: True)
+    backbone = gt.cfg.backbone.name
+    maps = [(f"{backbone}/task{k}", {e: float(sign * a) for e, a in gt.accuracy.items()}, 4)
+            for k, sign in enumerate((1, -1))] + [("elsewhere/task", dict(gt.accuracy), 4)]
+    prior = ss.TransferPrior.fit(maps)
+    on = ss.make_prior_gp(gt, prior, ss.DEFAULT_PARAMS.replace(source_var=2.0), 0).model
+    off = ss.make_prior_gp(gt, prior, ss.DEFAULT_PARAMS, 0).model
+    assert on.X.shape[1] == off.X.shape[1] + 2  # the two maps of this backbone, not the other's
+    assert np.corrcoef(on.X[:, 6], np.arange(len(gt.space.edges)))[0, 1] > 0.9
+    assert np.corrcoef(on.X[:, 7], np.arange(len(gt.space.edges)))[0, 1] < -0.9
+
+
+def test_confirm_ranks_one_axis_by_the_worst_figure_and_labels_the_choice():
+    gt = _ground_truth(lambda i: True)
+    random_runs = {gt.name: pd.DataFrame(ss.run_baseline("random", gt, range(6), 16))}
+    table, chosen = ss.confirm_axis([gt], random_runs, "random_share", (0.25, 1.0), 6, 16, np.random.default_rng(0))
+    assert list(table["random_share"]) == [0.25, 1.0] and table["chosen"].sum() == 1
+    assert table.loc[table["chosen"], "random_share"].item() == chosen
+    worst = table.set_index("random_share")[[f"ratio_{m}" for m in ss.TARGETS]].max(axis=1)
+    assert worst[chosen] == worst.min()
 
 
 def test_set_changes_prior_gp_hyper_parameters_by_name():

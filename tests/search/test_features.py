@@ -210,6 +210,26 @@ def test_backbone_map_averages_a_backbones_own_maps_from_three_on():
     assert prior.backbone_map(list(EdgeSpace(6).edges), 6, "bb")[1] == 0.0
 
 
+def test_source_maps_are_a_backbones_own_maps_one_standardised_column_each():
+    rng = np.random.default_rng(0)
+    raw = [rng.normal(size=25) for _ in range(2)]
+    mine = [(f"bb/t{k}", {Edge(i, j): float(v[i * 5 + j]) for i in range(5) for j in range(5)}, 5)
+            for k, v in enumerate(raw)]
+    partial = ("bb/partial", {Edge(i, j): float(i) for i in range(5) for j in range(5) if (i, j) != (0, 0)}, 5)
+    other = [("other/t", mine[0][1], 5), ("bb/bigger", {Edge(i, j): 0.0 for i in range(6) for j in range(6)}, 6)]
+    prior = TransferPrior.fit([*mine, partial, *other])
+    edges = list(EdgeSpace(5).edges)
+    maps = prior.source_maps(edges, 5, "bb")
+    assert maps.shape == (25, 3)  # the three bb maps of 5 points, not the other backbone's, not the bigger one
+    assert np.allclose(maps.mean(axis=0), 0.0) and np.allclose(maps.std(axis=0), 1.0)
+    for k, v in enumerate(raw):
+        assert spearmanr(maps[:, k], v)[0] > 0.99
+    assert np.isfinite(maps[:, 2]).all()  # an unmeasured edge sits at the map's mean
+    assert np.allclose(prior.source_maps(edges[::-1], 5, "bb"), maps[::-1])
+    assert prior.source_maps(edges, 5, "b").shape == (25, 0)  # a name's prefix is not its backbone
+    assert prior.without("bb/t0").source_maps(edges, 5, "bb").shape == (25, 2)
+
+
 def test_shipped_prior_has_a_minilm_map_and_no_dinov2_map():
     from placement_search.search.transfer_prior import PRIOR
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 from ray.tune.search import Searcher
+from scipy.stats import spearmanr
 
 from placement_search.config import Config
 from placement_search.placement.edges import Edge, EdgeSpace, Placement
@@ -451,6 +452,30 @@ def test_the_backbone_map_leads_the_first_picks_and_is_inert_at_weight_zero():
             assert np.allclose(model.posterior(*obs)[1], plain.posterior(*obs)[1])
     with pytest.raises(ValueError, match="one value per edge"):
         PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on, backbone_map=(np.zeros(3), 0.5))
+
+
+def test_source_slopes_follow_the_source_map_the_trials_resemble_and_are_inert_at_zero():
+    """Two source maps that disagree: after a few results that agree with the second, the posterior
+    ranks edges as the second does; without the slopes (source_var 0, or no maps) the model is the
+    one without them."""
+    space = EdgeSpace(9)
+    feats = EdgeFeatures.build(space, {e: 1.0 for e in space.edges}, ("rank",))
+    rng = np.random.default_rng(0)
+    first, second = rng.normal(size=(2, len(space)))
+    maps = np.column_stack([first, second])
+    on = DEFAULT_PARAMS.replace(source_var=2.0, struct_var=0.01)
+    model = PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on, source_maps=maps).model
+    tried = rng.choice(len(space), 12, replace=False)
+    mean, _ = model.posterior(list(tried), list(second[tried]), [0.2] * len(tried))
+    assert spearmanr(mean, second)[0] > 0.8 and abs(spearmanr(mean, first)[0]) < 0.3
+    plain = PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on.replace(source_var=0.0)).model
+    for params, source_maps in ((on.replace(source_var=0.0), maps), (on, np.zeros((len(space), 0))), (on, None)):
+        other = PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), params, source_maps=source_maps).model
+        obs = ([3, 40], [1.0, -1.0], [1.0, 1.0])
+        assert np.allclose(other.posterior(*obs)[0], plain.posterior(*obs)[0])
+        assert np.allclose(other.posterior(*obs)[1], plain.posterior(*obs)[1])
+    with pytest.raises(ValueError, match="one row per edge"):
+        PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on, source_maps=np.zeros((3, 2)))
 
 
 def test_a_config_turns_the_backbone_map_on_for_a_backbone_with_three_source_maps():
