@@ -177,6 +177,12 @@ class SearchConfig:
     (movie sentiment 0.96x to 1.04x random at 1), and on two held-out MiniLM tasks it made no
     difference; 1 pays where the task is a sibling of a source task (TREC fine, whose questions
     TREC-6 shares: 0.75x / 0.82x to 0.36x / 0.14x). README, "The backbone's own maps".
+    source_map_var: prior-gp only: the prior variance of a slope it learns from the trials on each
+    source map measured on this very backbone (how far the task resembles each source task). null
+    is the searcher's default, 0 (off): the selection rule kept it off (movie sentiment 0.96x to
+    1.01x-1.08x random) and on two held-out MiniLM tasks it made no consistent difference; 2 pays
+    where a source task is a sibling of the task (TREC fine (b) 0.82x to 0.26x). README,
+    "Resemblance learned from the trials".
     """
 
     searcher: str = "prior-gp"
@@ -198,6 +204,7 @@ class SearchConfig:
     max_adapter_params: int | None = None
     max_inference_cost: float | None = None
     backbone_map_weight: float | None = None
+    source_map_var: float | None = None
 
 
 #: what a search can optimise (search/objectives.py): accuracy, then the price of a placement
@@ -422,6 +429,9 @@ def _validate(cfg: Config) -> None:
     if cfg.search.backbone_map_weight is not None and cfg.search.backbone_map_weight < 0:
         raise PlacementSearchError(f"config key search.backbone_map_weight must be >= 0 (0 turns the backbone map "
                                    f"off, 1 is the measured weight), got {cfg.search.backbone_map_weight:g}")
+    if cfg.search.source_map_var is not None and cfg.search.source_map_var < 0:
+        raise PlacementSearchError(f"config key search.source_map_var must be >= 0 (0 turns the source-map slopes "
+                                   f"off, 2 is the measured variance), got {cfg.search.source_map_var:g}")
     bad_seeds = [s for s in cfg.search.seeds or [] if not 0 <= s < SEED_LIMIT]
     if bad_seeds:
         raise PlacementSearchError(

@@ -14,7 +14,7 @@ Every edge (i, j) of a backbone with n points gets two groups of columns:
   units, tolerance and heavy tails do not matter and the same feature means the same thing on
   every task.
 
-``TransferPrior`` is what recurs across tasks, in two parts:
+``TransferPrior`` is what recurs across tasks, in three parts:
 
 - the structure shared by every backbone: a Gaussian process (scikit-learn) of a ground truth's
   standardised single-edge accuracy on normalised source, destination and edge type, fitted on
@@ -23,6 +23,8 @@ Every edge (i, j) of a backbone with n points gets two groups of columns:
   for edge, with its expected Spearman with a new task of that backbone (``backbone_map``). It
   keeps what smoothing across backbones loses (one recurrent edge that is good on every MiniLM
   task) and counts only where a backbone has three source maps or more.
+- each of those maps on its own (``source_maps``), for prior-gp to learn from the trials how far
+  the new task resembles each source task.
 
 It is fitted on other tasks' exhaustive sweeps, never on the task being searched;
 ``transfer_prior.py`` holds the maps and the kernel fitted on the repository's ground truths

@@ -16,7 +16,8 @@ The surrogate is scikit-learn's ``GaussianProcessRegressor`` on the trials run s
 prior as its mean and a kernel that lets the data revise it:
 
     y(e) = prior_strength * mu0(e) + f(e) + noise
-    f    ~ GP(0, 1 + trust_var * (m_t m_t' + m_r m_r' + m_b m_b') + struct_var * Matern(src, dst, recurrent))
+    f    ~ GP(0, 1 + trust_var * (m_t m_t' + m_r m_r' + m_b m_b') + struct_var * Matern(src, dst, recurrent)
+               [+ source_var / m * sum_s m_s m_s' over the backbone's m source maps])
 
 The linear terms are Bayesian regressions on the prior's own components: when trials
 contradict the scores (or the transfer prior), the posterior coefficient on that component
@@ -81,6 +82,11 @@ edges the priors rate low. The backbone map (``backbone_weight``) was put to the
 session 20 and kept off: it pays on a sibling of a source task (TREC fine of TREC-6), costs on a
 task unlike the sources (movie sentiment) and changed nothing on two held-out MiniLM tasks
 (analysis/results/searcher_selection/backbone_map/); ``search.backbone_map_weight`` turns it on.
+Slopes on each source map of the backbone (``source_var``: a Bayesian-regression term per map,
+nothing in the prior mean, so the trials decide which source tasks the new one resembles) were put
+to it in session 21 and kept off for the same reasons: TREC fine (b) 0.82x to 0.26x random, movie
+(b) 0.96x to 1.01x-1.08x, no consistent difference on NYT and Amazon
+(analysis/results/searcher_selection/source_slopes/); ``search.source_map_var`` turns them on.
 """
 
 from __future__ import annotations
@@ -503,6 +509,8 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
     params = DEFAULT_PARAMS
     if cfg.search.backbone_map_weight is not None:
         params = params.replace(backbone_weight=float(cfg.search.backbone_map_weight))
+    if cfg.search.source_map_var is not None:
+        params = params.replace(source_var=float(cfg.search.source_map_var))
     backbone_map = (prior.backbone_map(list(space.edges), space.num_points, cfg.backbone.name)
                     if params.backbone_weight > 0 else None)
     source_maps = (prior.source_maps(list(space.edges), space.num_points, cfg.backbone.name)

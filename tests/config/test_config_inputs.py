@@ -122,6 +122,8 @@ def test_scientific_notation_in_overrides_lists_and_python():
         ("search.asha_reduction_factor=1", "search.asha_reduction_factor must be at least 2, got 1"),
         ("search.backbone_map_weight=-1", "search.backbone_map_weight must be >= 0 (0 turns the backbone map off"),
         ("search.backbone_map_weight=strong", "search.backbone_map_weight must be a number"),
+        ("search.source_map_var=-2", "search.source_map_var must be >= 0 (0 turns the source-map slopes off"),
+        ("search.source_map_var=wide", "search.source_map_var must be a number"),
     ],
 )
 def test_bad_numbers(override, fragment):

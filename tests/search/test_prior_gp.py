@@ -495,3 +495,22 @@ def test_a_config_turns_the_backbone_map_on_for_a_backbone_with_three_source_map
     assert weight == 1.0 and not np.allclose(leaning, plain)
     # a backbone without three source maps in the shipped prior: the option changes nothing
     assert np.allclose(model(1.0, "some-other-backbone")[1], model(None, "some-other-backbone")[1])
+
+
+def test_a_config_sets_the_source_map_slopes_of_the_searched_backbone():
+    space = EdgeSpace(13)
+    table = score_table(13)
+
+    def model(variance, backbone="minilm-l6"):
+        cfg = config()
+        cfg.backbone.name, cfg.search.source_map_var = backbone, variance
+        searcher, _ = make_searcher("prior-gp", cfg, space, 8, 0, lambda: table)
+        inner = searcher.searcher if hasattr(searcher, "searcher") else searcher
+        return inner.params.source_var, inner.model.X.shape[1]
+
+    default_var, default_cols = model(None)
+    assert default_var == DEFAULT_PARAMS.source_var
+    assert model(0.0) == (0.0, 6)
+    # the shipped prior holds four MiniLM-L6 maps; the search's own task (TREC-6) is left out
+    assert model(2.0) == (2.0, 9)
+    assert model(2.0, "some-other-backbone") == (2.0, 6)
