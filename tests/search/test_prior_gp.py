@@ -478,15 +478,21 @@ def test_source_slopes_follow_the_source_map_the_trials_resemble_and_are_inert_a
         PriorGPSearcher(space, (1, 1), 0, 0, feats, np.zeros(len(space)), on, source_maps=np.zeros((3, 2)))
 
 
-def test_a_config_turns_the_backbone_map_on_for_a_backbone_with_three_source_maps():
-    space = EdgeSpace(13)
+def prior_gp_from_config(backbone: str = "minilm-l6", **search_keys) -> PriorGPSearcher:
+    """The prior-gp a config builds on a 13-point space (the shipped prior's MiniLM-L6 size), with
+    ``search_keys`` set in its search section."""
+    cfg = config()
+    cfg.backbone.name = backbone
+    for key, value in search_keys.items():
+        setattr(cfg.search, key, value)
     table = score_table(13)
+    searcher, _ = make_searcher("prior-gp", cfg, EdgeSpace(13), 8, 0, lambda: table)
+    return searcher.searcher if hasattr(searcher, "searcher") else searcher
 
+
+def test_a_config_turns_the_backbone_map_on_for_a_backbone_with_three_source_maps():
     def model(weight, backbone="minilm-l6"):
-        cfg = config()
-        cfg.backbone.name, cfg.search.backbone_map_weight = backbone, weight
-        searcher, _ = make_searcher("prior-gp", cfg, space, 8, 0, lambda: table)
-        inner = searcher.searcher if hasattr(searcher, "searcher") else searcher
+        inner = prior_gp_from_config(backbone, backbone_map_weight=weight)
         return inner.params.backbone_weight, inner.model.mu0
 
     default_weight, plain = model(None)
@@ -498,18 +504,11 @@ def test_a_config_turns_the_backbone_map_on_for_a_backbone_with_three_source_map
 
 
 def test_a_config_sets_the_source_map_slopes_of_the_searched_backbone():
-    space = EdgeSpace(13)
-    table = score_table(13)
-
     def model(variance, backbone="minilm-l6"):
-        cfg = config()
-        cfg.backbone.name, cfg.search.source_map_var = backbone, variance
-        searcher, _ = make_searcher("prior-gp", cfg, space, 8, 0, lambda: table)
-        inner = searcher.searcher if hasattr(searcher, "searcher") else searcher
+        inner = prior_gp_from_config(backbone, source_map_var=variance)
         return inner.params.source_var, inner.model.X.shape[1]
 
-    default_var, default_cols = model(None)
-    assert default_var == DEFAULT_PARAMS.source_var
+    assert model(None) == (DEFAULT_PARAMS.source_var, 6)
     assert model(0.0) == (0.0, 6)
     # the shipped prior holds four MiniLM-L6 maps; the search's own task (TREC-6) is left out
     assert model(2.0) == (2.0, 9)
