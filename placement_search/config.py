@@ -177,6 +177,10 @@ class SearchConfig:
     (movie sentiment 0.96x to 1.04x random at 1), and on two held-out MiniLM tasks it made no
     difference; 1 pays where the task is a sibling of a source task (TREC fine, whose questions
     TREC-6 shares: 0.75x / 0.82x to 0.36x / 0.14x). README, "The backbone's own maps".
+    prior_sources: prior-gp only: results stores (paths or URLs) whose exhaustive single-edge sweeps of
+    related tasks join its transfer prior as more source maps (search/prior_sources.py); what pays
+    is a sibling of the searched task, e.g. the same inputs under other labels. README, "Your own
+    sweeps as sources".
     source_map_var: prior-gp only: the prior variance of a slope it learns from the trials on each
     source map measured on this very backbone (how far the task resembles each source task). null
     is the searcher's default, 0 (off): the selection rule kept it off (movie sentiment 0.96x to
@@ -205,6 +209,7 @@ class SearchConfig:
     max_inference_cost: float | None = None
     backbone_map_weight: float | None = None
     source_map_var: float | None = None
+    prior_sources: list[str] = field(default_factory=list)
 
 
 #: what a search can optimise (search/objectives.py): accuracy, then the price of a placement

@@ -237,12 +237,17 @@ class TransferPrior:
     def fit(cls, ground_truths: Sequence[tuple[str, Mapping[Edge, float], int]]) -> TransferPrior:
         """From ``(name, edge -> accuracy, num_points)`` ground truths: each map as normal scores,
         the kernel's hyper-parameters (amplitude, length scales, noise) by marginal likelihood."""
-        tasks = []
-        for name, acc, n in ground_truths:
-            edges = [Edge(i, j) for i in range(n) for j in range(n)]
-            raw = np.array([acc.get(e, np.nan) for e in edges], float)
-            tasks.append((str(name), int(n), tuple(round(float(v), 4) for v in normal_scores(raw))))
-        return cls._fitted(tuple(tasks))
+        return cls._fitted(tuple(_source_task(name, acc, n) for name, acc, n in ground_truths))
+
+    def adding(self, ground_truths: Sequence[tuple[str, Mapping[Edge, float], int]]) -> TransferPrior:
+        """This prior with more source maps (``(name, edge -> accuracy, num_points)``, as ``fit``
+        takes them) under the same kernel: a source of the same name is replaced. The kernel's
+        hyper-parameters say how smooth single-edge maps are; refitting them for one more map would
+        cost every search tens of seconds and barely move them."""
+        added = tuple(_source_task(name, acc, n) for name, acc, n in ground_truths)
+        names = {name for name, _, _ in added}
+        kept = tuple(t for t in self.tasks if t[0] not in names)
+        return TransferPrior(kept + added, self.amplitude, self.lengthscales, self.noise)
 
     @classmethod
     def _fitted(cls, tasks: tuple[tuple[str, int, tuple[float, ...]], ...]) -> TransferPrior:
@@ -326,6 +331,14 @@ class TransferPrior:
             amplitude, lengthscales, noise = held[dropped[0]]
             return TransferPrior(kept, amplitude, tuple(lengthscales), noise)
         return self._fitted(kept)
+
+
+def _source_task(name: str, accuracy: Mapping[Edge, float], num_points: int) -> tuple[str, int, tuple[float, ...]]:
+    """One source map as ``TransferPrior.tasks`` holds it: normal scores in canonical edge order, NaN
+    where not measured."""
+    edges = [Edge(i, j) for i in range(num_points) for j in range(num_points)]
+    raw = np.array([accuracy.get(e, np.nan) for e in edges], float)
+    return str(name), int(num_points), tuple(round(float(v), 4) for v in normal_scores(raw))
 
 
 @lru_cache(maxsize=16)

@@ -189,6 +189,10 @@ def run_search(cfg: Config, opts: RunOptions | None = None) -> SearchSummary:
 
         runtime = resolve_task_paths(cfg)
         check_task(runtime.task, cached_backbone(runtime.backbone))
+    if searcher_name == "prior-gp" and cfg.search.prior_sources:
+        from placement_search.search.prior_sources import check_prior_sources
+
+        check_prior_sources(cfg)
     store = open_store(cfg.search.store)
     key = benchmark_key(cfg)
     if runner == "replay" and not store.has_ground_truth(key):

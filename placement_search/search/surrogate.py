@@ -490,16 +490,24 @@ def edge_costs(cfg, space: EdgeSpace) -> np.ndarray:
 
 def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, measured=None) -> PriorGPSearcher:
     """prior-gp for a search config: the shipped transfer prior (``transfer_prior.py``; its
-    structure, and the mean of the config backbone's source maps where it holds enough), the
+    structure, and the mean of the config backbone's source maps where it holds enough) with the
+    sweeps of ``search.prior_sources`` added (read before the scores, so a bad store fails first), the
     config's gradient-rank scores (``scores()``: an edge -> rank mapping or a score frame) and,
     for K > 1, the benchmark's measured single edges (``measured()``) as GGA warm starts."""
     from placement_search.search.transfer_prior import PRIOR
 
     seeds = cfg.search.seeds or [cfg.training.seed]
     k_range = cfg.space.k_range
-    features = EdgeFeatures.build(space, scores(), ("rank",))
     # never a prior fitted on this very backbone and task (its own ground truth)
-    prior = PRIOR.without(prior_task_name(cfg.backbone.name, cfg.task.name))
+    own = prior_task_name(cfg.backbone.name, cfg.task.name)
+    prior = PRIOR.without(own)
+    if cfg.search.prior_sources:  # the user's own sweeps of related tasks (search/prior_sources.py)
+        from placement_search.search.prior_sources import with_prior_sources
+        from placement_search.store.keys import benchmark_key
+
+        prior = with_prior_sources(prior, cfg.search.prior_sources, cfg.backbone.name, space.num_points,
+                                   benchmark_key(cfg), own)
+    features = EdgeFeatures.build(space, scores(), ("rank",))
     transfer = prior.predict(list(space.edges), space.num_points)
     warm_count = 0
     measured_map = None

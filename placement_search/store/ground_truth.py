@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 
 from placement_search.placement.edges import Edge, Placement
 from placement_search.store.base import StoreBase
@@ -80,6 +80,16 @@ class GroundTruthMixin(StoreBase):
         """Per single edge: mean/std (over seeds) of val and test accuracy from exhaustive searches
         (``aggregate_ground_truth`` of ``ground_truth_trials``)."""
         return aggregate_ground_truth(self.ground_truth_trials(benchmark_key))
+
+    def ground_truth_keys(self) -> list[str]:
+        """The benchmark keys that have a ground truth here (an exhaustive search with a measured
+        single edge), in the order their first sweep began."""
+        stmt = (select(Search.benchmark_key, func.min(Search.id))
+                .join(Trial, Trial.search_id == Search.id)
+                .where(Search.searcher == GROUND_TRUTH_SEARCHER, Trial.k == 1, Trial.status.in_(MEASURED_STATUSES))
+                .group_by(Search.benchmark_key).order_by(func.min(Search.id)))
+        with self._read() as session:
+            return [key for key, _ in session.execute(stmt).all()]
 
     def has_ground_truth(self, benchmark_key: str) -> bool:
         with self._read() as session:

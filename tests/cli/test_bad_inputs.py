@@ -169,6 +169,8 @@ CASES = [
     Case("store-url", ["list", "--store", "postgresql://u:p@[::1"], "malformed results store URL", lead=True),
     Case("store-typo", ["list", "--store", "typo.sqlite"], "no results store at", lead=True),
     Case("show-store-typo", ["show", "any", "--store", "typo.sqlite"], "no results store at", lead=True),
+    Case("prior-source-typo", ["run", TINY, "--set", "search.prior_sources=sibling.sqlite"],
+         "search.prior_sources: cannot read sibling.sqlite (no results store at"),
     Case("long-name", ["run", TINY, "--name", LONG_NAME], "128", lead=True,
          shown=f"placement-search run {TINY} --name nnn…n (300 characters)"),
 ]

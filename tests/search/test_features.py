@@ -230,6 +230,26 @@ def test_source_maps_are_a_backbones_own_maps_one_standardised_column_each():
     assert prior.without("bb/t0").source_maps(edges, 5, "bb").shape == (25, 2)
 
 
+def test_adding_sources_keeps_the_kernel_and_replaces_a_source_of_the_same_name():
+    rng = np.random.default_rng(3)
+
+    def truth():
+        values = rng.normal(size=16)
+        return {Edge(i, j): float(values[i * 4 + j]) for i in range(4) for j in range(4)}
+
+    prior = TransferPrior.fit([("bb/a", truth(), 4), ("bb/b", truth(), 4)])
+    again, new = truth(), truth()
+    grown = prior.adding([("bb/b", again, 4), ("bb/c", new, 4)])
+    assert grown.sources == ("bb/a", "bb/b", "bb/c")
+    assert (grown.amplitude, grown.lengthscales, grown.noise) == (prior.amplitude, prior.lengthscales, prior.noise)
+    edges = list(EdgeSpace(4).edges)
+    maps = grown.source_maps(edges, 4, "bb")
+    assert spearmanr(maps[:, 1], [again[e] for e in edges])[0] > 0.99  # b is the new measurement
+    assert spearmanr(maps[:, 2], [new[e] for e in edges])[0] > 0.99
+    assert not np.allclose(grown.predict(edges, 4), prior.predict(edges, 4))
+    assert prior.adding([]) == prior
+
+
 def test_shipped_prior_has_a_minilm_map_and_no_dinov2_map():
     from placement_search.search.transfer_prior import PRIOR
 

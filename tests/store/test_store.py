@@ -187,6 +187,7 @@ def test_ground_truth_aggregates_single_edges_over_seeds(store):
     _exhaustive(store, "ex0-again", 0, {"0->0": (0.90, 0.90)})
 
     assert store.has_ground_truth(BENCH)
+    assert store.ground_truth_keys() == [BENCH, "other"]  # in the order their sweeps began; "rnd" is none
     gt = store.ground_truth(BENCH)
     assert list(gt["placement"]) == ["0->0", "3->1"]
     assert list(gt["source"]) == [0, 3] and list(gt["destination"]) == [0, 1]
