@@ -5,6 +5,7 @@ zero-cost proxy study that chose its features.
     .venv/bin/python analysis/searcher_selection.py --seeds 10      # quicker look
     .venv/bin/python analysis/searcher_selection.py --write-prior   # also regenerate transfer_prior.py
     .venv/bin/python analysis/searcher_selection.py --evaluate analysis/results/minilm_nyt_sentiment.sqlite
+    .venv/bin/python analysis/searcher_selection.py --confirm source_var=0,1,2,4 --out DIR
 
 Ground truths: every store given with ``--store`` (default: ``SELECTION_STORES``, the six that
 chose the shipped defaults; ``--only-proxies`` defaults to every store in analysis/results/),
@@ -39,13 +40,17 @@ What it does, in order (outputs under analysis/results/searcher_selection/):
    fitted leaving the store out) on each store: trials and compute to (a) and (b), median and
    IQR, ratio to random with a bootstrap 95 % interval.
 6. ``ablation.csv``: the chosen defaults against the same without the transfer prior in the
-   mean, without the neighbourhood term, without (or with) the row/column terms, without the cost
-   term, and with Thompson draws instead of expected improvement (``--only-ablation`` runs just this, for the shipped defaults).
+   mean, without the neighbourhood term, without (or with) the row/column terms, the backbone map
+   and the source slopes, without the cost term, and with Thompson draws instead of expected improvement (``--only-ablation`` runs just this, for the shipped defaults).
 7. ``--evaluate STORE``: only the shipped defaults, random, tpe and gga-tpe on a ground truth that
    chose nothing (``evaluate_<store>.csv``), with the transfer prior fitted on the selection's
    ground truths, as a user's search gets it. A stratified sweep (``sweep_local.py --every N``)
    counts with its measured edges: a suggested edge that was not measured is skipped at no cost,
    so the replay is a search of the measured edges.
+8. ``--confirm NAME=V1,V2``: only the rule's last stage on one hyper-parameter (``confirm_axis``):
+   each value, every other as shipped, at ``--confirm-seeds`` seeds on every ground truth
+   (``confirm_NAME.csv``). A one-axis selection decides by 100-seed figures within their own
+   wobble; this re-runs its decision with more seeds.
 
 Noise sd per store: the sd of (seed-1 - seed-0) validation accuracy over the edges trained with
 both seeds, divided by sqrt 2. A seed that never reaches a target within ``--budget`` trials counts
