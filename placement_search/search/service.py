@@ -224,6 +224,8 @@ def start_line(job: SearchJob, runner: str, experiment: str | None = None) -> st
         where = f"Tune folder {storage_root(job.cfg) / (experiment or job.name)}"
     study = getattr(getattr(job.searcher, "searcher", None), "study_location", None)  # tpe, gga-tpe, nsga2
     where += f", {study}" if study else ""
+    prior_note = getattr(getattr(job.searcher, "searcher", job.searcher), "prior_note", None)  # prior-gp
+    where += f"; {prior_note}" if prior_note else ""
     return (f"search {job.name}: {job.cfg.search.searcher}, {job.n_trials} trials, store {job.store.url}, {where}; "
             f"watch it with `placement-search show {job.name}"
             f"{'' if job.cfg.search.store is None else ' --store ' + job.store.url}`")

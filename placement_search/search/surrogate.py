@@ -501,12 +501,16 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
     # never a prior fitted on this very backbone and task (its own ground truth)
     own = prior_task_name(cfg.backbone.name, cfg.task.name)
     prior = PRIOR.without(own)
+    prior_note = None
     if cfg.search.prior_sources:  # the user's own sweeps of related tasks (search/prior_sources.py)
         from placement_search.search.prior_sources import with_prior_sources
         from placement_search.store.keys import benchmark_key
 
+        shipped = set(prior.tasks)
         prior = with_prior_sources(prior, cfg.search.prior_sources, cfg.backbone.name, space.num_points,
                                    benchmark_key(cfg), own)
+        yours = [task[0] for task in prior.tasks if task not in shipped]
+        prior_note = f"transfer prior: {len(prior.sources) - len(yours)} shipped source maps + {', '.join(yours)}"
     features = EdgeFeatures.build(space, scores(), ("rank",))
     transfer = prior.predict(list(space.edges), space.num_points)
     warm_count = 0
@@ -527,4 +531,5 @@ def build_prior_gp(cfg, space: EdgeSpace, num_samples: int, seed: int, scores, m
                                cfg.search.gga_gammas, warm_count, costs=edge_costs(cfg, space),
                                backbone_map=backbone_map, source_maps=source_maps)
     searcher.uses_scores = True
+    searcher.prior_note = prior_note  # what the start line says about the user's sources (None: none)
     return searcher

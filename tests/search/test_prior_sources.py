@@ -69,6 +69,10 @@ def test_a_config_names_stores_and_prior_gp_reads_their_sweeps(sibling_store):
 
     # the two MiniLM-L6 sweeps (neither is the config's own task, TREC-6), not the other backbone's
     assert searcher([sibling_store]).model.X.shape[1] == searcher([]).model.X.shape[1] + 2
+    # the start line says which maps are the user's (the shipped prior less the config's own task, TREC-6)
+    assert searcher([sibling_store]).prior_note == ("transfer prior: 5 shipped source maps + minilm-l6/my-sibling, "
+                                                    "other-net/pictures, minilm-l6/my-task")
+    assert searcher([]).prior_note is None
 
 
 def test_stores_that_cannot_serve_get_one_line_errors(tmp_path, sibling_store):
