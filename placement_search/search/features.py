@@ -281,8 +281,7 @@ class TransferPrior:
         reliability). One map says nothing about how far tasks of the backbone agree, weighted by
         its known agreement it still misled the search of the other DINOv2 map, and two were never
         tested: below ``BACKBONE_MAP_MIN_SOURCES`` maps, (zeros, 0.0), the shared structure alone."""
-        maps = [np.asarray(z, float) for name, n, z in self.tasks
-                if n == num_points and name.startswith(f"{backbone}/")]
+        maps = self._maps_of(backbone, num_points)
         if len(maps) < BACKBONE_MAP_MIN_SOURCES:
             return np.zeros(len(edges)), 0.0
         rhos = []
@@ -306,13 +305,16 @@ class TransferPrior:
         results resemble, however many there are."""
         index = [e.source * num_points + e.destination for e in edges]
         columns = []
-        for name, n, z in self.tasks:
-            if n != num_points or not name.startswith(f"{backbone}/"):
-                continue
-            z = np.asarray(z, float)
+        for z in self._maps_of(backbone, num_points):
             z = np.where(np.isfinite(z), z, np.nanmean(z))
             columns.append(((z - z.mean()) / (z.std() or 1.0))[index])
         return np.column_stack(columns) if columns else np.zeros((len(edges), 0))
+
+    def _maps_of(self, backbone: str, num_points: int) -> list[np.ndarray]:
+        """The source maps measured on ``backbone`` (tasks named ``backbone/...``) at ``num_points``
+        points, in canonical edge order, NaN where not measured."""
+        return [np.asarray(z, float) for name, n, z in self.tasks
+                if n == num_points and name.startswith(f"{backbone}/")]
 
     @classmethod
     def flat(cls) -> TransferPrior:

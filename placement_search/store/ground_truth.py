@@ -16,6 +16,8 @@ from placement_search.store.trials import trial_dict
 #: searches whose single-edge trials are the ground truth of their benchmark key
 GROUND_TRUTH_SEARCHER = "exhaustive"
 _COST = ("num_adapter_params", "inference_cost", "wall_time_s", "train_flops")
+#: what makes a trial (joined with its search) part of a ground truth: a measured single edge of an exhaustive search
+_GROUND_TRUTH_TRIAL = (Search.searcher == GROUND_TRUTH_SEARCHER, Trial.k == 1, Trial.status.in_(MEASURED_STATUSES))
 
 
 def aggregate_ground_truth(raw: pd.DataFrame) -> pd.DataFrame:
@@ -58,8 +60,7 @@ class GroundTruthMixin(StoreBase):
             select(Trial.id, Trial.placement, Trial.seed, Trial.val_accuracy, Trial.test_accuracy,
                    Trial.best_val_accuracy, *(getattr(Trial, c) for c in _COST))
             .join(Search, Trial.search_id == Search.id)
-            .where(Search.benchmark_key == benchmark_key, Search.searcher == GROUND_TRUTH_SEARCHER,
-                   Trial.k == 1, Trial.status.in_(MEASURED_STATUSES))
+            .where(Search.benchmark_key == benchmark_key, *_GROUND_TRUTH_TRIAL)
             .order_by(Trial.id)
         )
 
@@ -86,7 +87,7 @@ class GroundTruthMixin(StoreBase):
         single edge), in the order their first sweep began."""
         stmt = (select(Search.benchmark_key, func.min(Search.id))
                 .join(Trial, Trial.search_id == Search.id)
-                .where(Search.searcher == GROUND_TRUTH_SEARCHER, Trial.k == 1, Trial.status.in_(MEASURED_STATUSES))
+                .where(*_GROUND_TRUTH_TRIAL)
                 .group_by(Search.benchmark_key).order_by(func.min(Search.id)))
         with self._read() as session:
             return [key for key, _ in session.execute(stmt).all()]
