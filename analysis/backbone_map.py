@@ -43,9 +43,7 @@ SEEDS, BUDGET = 200, 100
 
 
 def ratio_row(runs: pd.DataFrame, random_runs: pd.DataFrame, rng: np.random.Generator, **labels) -> dict:
-    row = dict(labels)
-    for m in ss.TARGETS:
-        row[f"ratio_{m}"], row[f"ratio_{m}_lo"], row[f"ratio_{m}_hi"] = ss.ratio_ci(runs, random_runs, m, rng)
+    row = {**labels, **ss.ratio_columns(runs, random_runs, rng)}
     print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
     return row
 

@@ -50,10 +50,8 @@ def compare_sources(gts: list[ss.GroundTruth], selection: set[str], seeds: int, 
             runs = pd.DataFrame(ss.run_prior_gp(g, prior, DEFAULT_PARAMS, range(seeds), budget))
             row = {"store": g.name, "sources": label, "source_stores": " ".join(o.name for o in sources),
                    "spearman_prior": spearmanr(pred, acc)[0],
-                   "spearman_prior_upper_half": spearmanr(pred[upper], acc[upper])[0]}
-            for metric in ss.TARGETS:
-                row[f"ratio_{metric}"], row[f"ratio_{metric}_lo"], row[f"ratio_{metric}_hi"] = ss.ratio_ci(
-                    runs, random_runs, metric, rng)
+                   "spearman_prior_upper_half": spearmanr(pred[upper], acc[upper])[0],
+                   **ss.ratio_columns(runs, random_runs, rng)}
             rows.append(row)
             print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items() if k != "source_stores"},
                   flush=True)

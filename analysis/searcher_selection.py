@@ -561,6 +561,15 @@ def ratio_ci(runs: pd.DataFrame, base: pd.DataFrame, metric: str, rng: np.random
     return median_ratio_ci(runs[metric], base[metric], rng, n_boot)
 
 
+def ratio_columns(runs: pd.DataFrame, base: pd.DataFrame, rng: np.random.Generator, prefix: str = "") -> dict[str, float]:
+    """``ratio_ci`` of each target as a row's columns: ``{prefix}ratio_{target}`` and its ``_lo`` / ``_hi``."""
+    columns = {}
+    for m in TARGETS:
+        r, lo, hi = ratio_ci(runs, base, m, rng)
+        columns.update({f"{prefix}ratio_{m}": r, f"{prefix}ratio_{m}_lo": lo, f"{prefix}ratio_{m}_hi": hi})
+    return columns
+
+
 def sensitivity_variants(params: PriorGPParams) -> list[tuple[str, PriorGPParams]]:
     """One-at-a-time moves of the hyper-parameters the grid keeps fixed (and of the prior's strength
     and the temperature beyond the grid): where a store gains, which one pays."""
@@ -620,9 +629,7 @@ def confirm_axis(gts: list[GroundTruth], random_runs: dict, name: str, values: S
         for g in gts:
             runs = pd.DataFrame(run_prior_gp(g, priors[g.name], params, range(seeds), budget))
             summaries[g.name] = summarize(runs.to_dict("records"))
-            row = {name: value, "store": g.name, "seeds": seeds}
-            for m in TARGETS:
-                row[f"ratio_{m}"], row[f"ratio_{m}_lo"], row[f"ratio_{m}_hi"] = ratio_ci(runs, random_runs[g.name], m, rng)
+            row = {name: value, "store": g.name, "seeds": seeds, **ratio_columns(runs, random_runs[g.name], rng)}
             rows.append(row)
             print(f"{name}={value:g} {g.name}: " + ", ".join(f"{row[f'ratio_{m}']:.2f}x" for m in TARGETS), flush=True)
         keys[value] = rank_key(summaries, random_ref, names)
@@ -766,9 +773,7 @@ def main(argv: list[str] | None = None) -> None:
                "seeds": args.confirm_seeds}
         held_runs = get(best, held, args.confirm_seeds)
         row.update({f"heldout_{k}": v for k, v in summarize(held_runs.to_dict("records")).items()})
-        for m in TARGETS:
-            r, lo, hi = ratio_ci(held_runs, random_runs[held], m, rng)
-            row.update({f"heldout_ratio_{m}": r, f"heldout_ratio_{m}_lo": lo, f"heldout_ratio_{m}_hi": hi})
+        row.update(ratio_columns(held_runs, random_runs[held], rng, prefix="heldout_"))
         selection.append(row)
         print(f"held out {held}: chose {best} on {'+'.join(train)}; held-out compute/random (a) "
               f"{row['heldout_ratio_compute_top5']:.2f} [{row['heldout_ratio_compute_top5_lo']:.2f}, "

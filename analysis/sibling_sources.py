@@ -62,10 +62,7 @@ def main() -> None:
             for with_sibling, prior in ((False, shipped), (True, grown)):
                 runs = pd.DataFrame(ss.run_prior_gp(g, prior, params, range(SEEDS), BUDGET))
                 row = {"store": name, "variant": label, "sibling_source": sibling if with_sibling else "",
-                       "sources": len(prior.sources), "seeds": SEEDS}
-                for m in ss.TARGETS:
-                    row[f"ratio_{m}"], row[f"ratio_{m}_lo"], row[f"ratio_{m}_hi"] = ss.ratio_ci(
-                        runs, random_runs, m, rng)
+                       "sources": len(prior.sources), "seeds": SEEDS, **ss.ratio_columns(runs, random_runs, rng)}
                 rows.append(row)
                 print(f"{name} {label} {'+ ' + sibling if with_sibling else '(shipped sources)'}: "
                       f"(a) {row['ratio_compute_top5']:.2f} [{row['ratio_compute_top5_lo']:.2f}, "
