@@ -5,7 +5,12 @@ store), so the same code serves the ``analyze`` command, notebooks and tests.
 """
 
 from placement_search.analysis.correlation import cross_task_correlation, rank_accuracy_correlation
-from placement_search.analysis.fidelity import benchmark_headroom, first_epoch_accuracy, stopping_headroom
+from placement_search.analysis.fidelity import (
+    benchmark_headroom,
+    first_epoch_accuracy,
+    probe_headroom,
+    stopping_headroom,
+)
 from placement_search.analysis.maps import (
     edge_type_breakdown,
     map_structure,
@@ -53,6 +58,7 @@ __all__ = [
     "regret_compute_summary",
     "first_epoch_accuracy",
     "benchmark_headroom",
+    "probe_headroom",
     "stopping_headroom",
     "plot_heatmap",
     "plot_rank_vs_accuracy",

@@ -15,6 +15,10 @@ is what the rule multiplies random search's compute by; the same holds for any s
 picks do not depend on the one-epoch accuracy. Near 1, the first epoch pays for itself and no
 more; at 0.5 it alone would halve the compute. ``benchmark_headroom`` applies it to a stored
 ground truth (the report's table, and analysis/fidelity_headroom.py's over stores).
+
+``probe_headroom`` is the same ceiling for a probe that is a separate, cheaper run of the edge
+(fewer training examples, one epoch: analysis/low_fidelity.py) rather than the trial's own first
+epoch: every edge pays its probe, and a kept edge then trains the full recipe from the start.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from placement_search.analysis.results import Results
 
 #: shares of the edges stopped after epoch 1 (ASHA's reduction factor 3 stops 2/3 at its first rung)
 STOP_SHARES = (1 / 3, 1 / 2, 2 / 3)
+#: shares of the edges a separate cheap probe stops (it pays off only when it stops most of them)
+PROBE_STOP_SHARES = (1 / 2, 2 / 3, 3 / 4, 5 / 6, 9 / 10)
 
 COLUMNS = ["target", "threshold", "stop_share", "edges", "target_edges", "target_edges_kept", "cost_per_trial",
            "factor"]
@@ -52,10 +58,32 @@ def stopping_headroom(final: pd.Series, first_epoch: pd.Series, price: Callable[
     """One row per target and stop share (module doc). ``final`` and ``first_epoch``: accuracy per
     placement (the edges with both count); ``price``: relative cost per epoch of a placement;
     ``thresholds``: target name -> the final accuracy that meets it."""
-    both = pd.concat([final.rename("final"), first_epoch.rename("first")], axis=1, join="inner").dropna()
-    if both.empty or not epochs or epochs <= 1:
+    if not epochs or epochs <= 1:
+        return pd.DataFrame(columns=COLUMNS)
+    return _halving(final, first_epoch, price, 1.0 / epochs, 1.0, thresholds, stop_shares)
+
+
+def probe_headroom(final: pd.Series, probe: pd.Series, price: Callable[[str], float], probe_share: pd.Series,
+                   thresholds: Mapping[str, float], stop_shares: Sequence[float] = PROBE_STOP_SHARES) -> pd.DataFrame:
+    """``stopping_headroom`` for a probe that is a run of its own (fewer examples, fewer epochs:
+    analysis/low_fidelity.py), not a prefix of the full trial: every edge pays its probe, at
+    ``probe_share`` (per placement) of its full trial's price, and a kept edge then trains the full
+    recipe from the start, so it pays 1 + probe_share."""
+    share = probe_share.reindex(final.index)
+    return _halving(final, probe, price, share, 1.0 + share, thresholds, stop_shares)
+
+
+def _halving(final: pd.Series, signal: pd.Series, price: Callable[[str], float], stopped_share, kept_share,
+             thresholds: Mapping[str, float], stop_shares: Sequence[float]) -> pd.DataFrame:
+    """The idealised halving of the module doc: an edge in the bottom ``q`` of ``signal`` costs
+    ``stopped_share`` of its full price, any other ``kept_share`` of it (scalars or per-placement
+    Series)."""
+    both = pd.concat([final.rename("final"), signal.rename("first")], axis=1, join="inner").dropna()
+    if both.empty:
         return pd.DataFrame(columns=COLUMNS)
     cost = np.array([price(p) for p in both.index], float)
+    stopped_cost, kept_cost = (cost * (s.reindex(both.index).to_numpy(float) if isinstance(s, pd.Series) else s)
+                               for s in (stopped_share, kept_share))
     accuracy = both["final"].to_numpy(float)
     quantile = (rankdata(both["first"].to_numpy(float)) - 0.5) / len(both)  # ties share a rank
     rows = []
@@ -63,7 +91,7 @@ def stopping_headroom(final: pd.Series, first_epoch: pd.Series, price: Callable[
         hit = accuracy >= threshold - 1e-12
         for q in stop_shares:
             stopped = quantile < q
-            per_trial = float(np.where(stopped, cost / epochs, cost).mean() / cost.mean())
+            per_trial = float(np.where(stopped, stopped_cost, kept_cost).mean() / cost.mean())
             kept = float((hit & ~stopped).sum() / hit.sum()) if hit.any() else float("nan")
             rows.append({"target": target, "threshold": float(threshold), "stop_share": round(float(q), 4),
                          "edges": len(both), "target_edges": int(hit.sum()), "target_edges_kept": kept,

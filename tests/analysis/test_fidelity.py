@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from placement_search.analysis import first_epoch_accuracy, stopping_headroom
+from placement_search.analysis import first_epoch_accuracy, probe_headroom, stopping_headroom
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEMENTS = [f"{i}->{j}" for i in range(4) for j in range(4)]
@@ -45,6 +45,23 @@ def test_prices_weigh_the_saving():
 def test_no_headroom_without_an_early_point():
     assert stopping_headroom(FINAL, FINAL, _price, 1, TOP).empty  # a one-epoch recipe stops nothing early
     assert stopping_headroom(FINAL, pd.Series(dtype=float), _price, 3, TOP).empty
+
+
+def test_a_separate_probe_is_paid_by_every_edge_and_again_by_the_kept_ones():
+    """A probe at a tenth of a trial that stops half the edges: 0.5 * 0.1 + 0.5 * 1.1 = 0.6."""
+    share = pd.Series(0.1, index=PLACEMENTS)
+    row = probe_headroom(FINAL, FINAL - 0.3, _price, share, TOP, stop_shares=(0.5,)).iloc[0]
+    assert row["target_edges_kept"] == 1.0
+    assert math.isclose(row["cost_per_trial"], 0.6) and math.isclose(row["factor"], 0.6)
+    # stopping 15 of 16 on a faithful probe: (15 * 0.1 + 1.1) / 16
+    row = probe_headroom(FINAL, FINAL, _price, share, TOP, stop_shares=(15 / 16,)).iloc[0]
+    assert math.isclose(row["factor"], (15 * 0.1 + 1.1) / 16)
+
+
+def test_a_probe_share_per_edge_weighs_each_edge():
+    share = pd.Series([0.5 if p == "0->0" else 0.0 for p in PLACEMENTS], index=PLACEMENTS)
+    row = probe_headroom(FINAL, FINAL, _price, share, TOP, stop_shares=(1 / 16,)).iloc[0]  # stops only 0->0
+    assert math.isclose(row["cost_per_trial"], (0.5 + 15 * 1.0) / 16)
 
 
 def test_first_epoch_is_where_asha_compares_averaged_over_seeds():
