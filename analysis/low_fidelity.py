@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +48,10 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "analysis"))
 PROBES = ROOT / "analysis/results/low_fidelity"
 ETAS = (3, 5, 8)
+RULES = ("batch", "asha")
 TOP_SHARES = (0.10, 0.25, 0.50)
 
 
@@ -79,69 +82,86 @@ def probe_share(full_desc: dict, probe_desc: dict, placements: list[str], head_p
     return pd.Series({p: flops(probe_desc, p) / flops(full_desc, p) for p in placements}, name="probe_share")
 
 
-def screening_compute(order: np.ndarray, probe: np.ndarray, hit: np.ndarray, cost: np.ndarray,
-                      share: np.ndarray, eta: int) -> float:
-    """Compute until a trained edge is a hit, screening ``eta`` edges of ``order`` per round (module doc)."""
-    compute, trained = 0.0, np.zeros(len(order), bool)
-    for start in range(0, len(order), eta):
-        chunk = order[start:start + eta]
-        compute += float((share[chunk] * cost[chunk]).sum())
-        best = chunk[np.argmax(probe[chunk])]
-        compute += cost[best]
-        trained[best] = True
-        if hit[best]:
-            return compute
-    for i in np.argsort(-probe, kind="stable"):
-        if not trained[i]:
-            compute += cost[i]
-            if hit[i]:
-                return compute
-    return float("inf")
+def promotion(rule: str, probed: list[int], trained: np.ndarray, probe: np.ndarray, eta: int) -> int | None:
+    """The probed edge ``rule`` trains to the end now, if any.
+
+    ``batch``: after every ``eta`` probes, the best of those ``eta`` (a two-rung successive halving
+    with reduction factor ``eta``). ``asha``: ASHA's rule with the probe as its lowest rung (Li et
+    al. 2018): the best probed edge not yet trained, if it is among the top floor(n / eta) of the n
+    probed so far."""
+    if rule == "batch":
+        if not probed or len(probed) % eta:
+            return None
+        best = max(probed[-eta:], key=lambda i: probe[i])
+        return None if trained[best] else best
+    ranked = sorted(probed, key=lambda i: -probe[i])[: len(probed) // eta]
+    return next((i for i in ranked if not trained[i]), None)
 
 
-def asha_compute(order: np.ndarray, probe: np.ndarray, hit: np.ndarray, cost: np.ndarray,
-                 share: np.ndarray, eta: int) -> float:
-    """Compute until a trained edge is a hit under ASHA's rule with the probe as its lowest rung
-    (Li et al. 2018): train the best probed edge not yet trained if it is among the top
-    floor(n / eta) of the n probed so far, else probe the next edge of ``order``; once every edge is
-    probed, train the rest in probe order."""
-    compute, probed, trained = 0.0, [], np.zeros(len(order), bool)
-    nxt = 0
-    while True:
-        ranked = sorted(probed, key=lambda i: -probe[i])[: len(probed) // eta]
-        waiting = [i for i in ranked if not trained[i]]
-        if waiting or nxt == len(order):
-            rest = waiting or [i for i in np.argsort(-probe, kind="stable") if not trained[i]]
-            if not rest:
-                return float("inf")
-            best = rest[0]
-            compute += cost[best]
-            trained[best] = True
-            if hit[best]:
-                return compute
+def play(suggest, probe: np.ndarray, hits: np.ndarray, cost: np.ndarray, share: np.ndarray, rule: str, eta: int,
+         start: float = 0.0) -> list[float]:
+    """Compute until a trained edge meets each target (columns of ``hits``), probing the edges
+    ``suggest(probed_so_far)`` names (None: no more) and training those ``promotion`` picks; once no
+    edge is left to probe, the probed ones are trained in probe order. A target never met is inf."""
+    compute, probed, trained = start, [], np.zeros(len(probe), bool)
+    found = [float("inf")] * hits.shape[1]
+    exhausted = False
+    while any(np.isinf(found)):
+        edge = promotion(rule, probed, trained, probe, eta)
+        if edge is None and exhausted:
+            edge = next((i for i in sorted(probed, key=lambda i: -probe[i]) if not trained[i]), None)
+            if edge is None:
+                break
+        if edge is not None:
+            compute += cost[edge]
+            trained[edge] = True
+            found = [c if not (np.isinf(c) and hit) else compute for c, hit in zip(found, hits[edge], strict=True)]
             continue
-        edge = order[nxt]
-        nxt += 1
-        compute += share[edge] * cost[edge]
-        probed.append(edge)
+        nxt = suggest(probed)
+        if nxt is None:
+            exhausted = True
+            continue
+        compute += share[nxt] * cost[nxt]
+        probed.append(nxt)
+    return found
 
 
-def random_compute(order: np.ndarray, hit: np.ndarray, cost: np.ndarray) -> float:
-    first = int(np.argmax(hit[order]))
-    return float(cost[order[: first + 1]].sum()) if hit[order].any() else float("inf")
+def in_order(order: np.ndarray):
+    """``suggest`` for ``play`` that probes the edges of ``order`` one after another."""
+    return lambda probed: int(order[len(probed)]) if len(probed) < len(order) else None
 
 
-#: the replayed policies: name -> compute until a hit (order, probe, hit, cost, share, eta)
-POLICIES = {"batch": screening_compute, "asha": asha_compute}
+def random_compute(order: np.ndarray, hits: np.ndarray, cost: np.ndarray) -> list[float]:
+    """Random search's compute until each target: full trials in ``order``."""
+    spent = np.cumsum(cost[order])
+    return [float(spent[np.argmax(h[order])]) if h.any() else float("inf") for h in hits.T]
 
 
-def compare(store: Path, probe_store: Path, seeds: int) -> tuple[list[dict], list[pd.DataFrame]]:
-    """Agreement, ceiling and screening rows of every probe sweep in ``probe_store`` against the
-    ground truth in ``store``."""
+@dataclass
+class ProbeMap:
+    """One probe sweep beside its ground truth: per edge (``placements`` order) the ground truth's
+    accuracy, the probe's, the full trial's compute and the probe's share of it."""
+
+    store: str
+    probe: str
+    placements: list[str]
+    final: np.ndarray
+    signal: np.ndarray
+    cost: np.ndarray
+    share: np.ndarray
+    thresholds: dict[str, float]
+    spearman: tuple[float, float, float]
+
+    @property
+    def hits(self) -> np.ndarray:
+        return np.stack([self.final >= t - 1e-12 for t in self.thresholds.values()], axis=1)
+
+
+def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
+    """Every complete probe sweep in ``probe_store`` against the ground truth in ``store``."""
     from placement_search.analysis import cross_task_correlation
     from placement_search.analysis.experiments import training_noise
-    from placement_search.analysis.fidelity import probe_headroom
-    from placement_search.analysis.regret import median_ratio_ci, near_best_threshold, top_fraction_threshold
+    from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
     from placement_search.search.cost import table_for_description
 
     full, probes = load(store), load(probe_store)
@@ -154,7 +174,7 @@ def compare(store: Path, probe_store: Path, seeds: int) -> tuple[list[dict], lis
     thresholds = {"a": top_fraction_threshold(gt, 0.05), "b": near_best_threshold(gt, sd)}
     trials = full.trials[(full.trials["benchmark_key"] == key) & full.trials["num_adapter_params"].notna()]
     head_params = int((trials["num_trainable_params"] - trials["num_adapter_params"]).mode().iloc[0])
-    rows, headroom = [], []
+    maps = []
     for pkey, pgt in probes.ground_truth.items():
         pdesc = probes.benchmarks[pkey]
         joined = gt.merge(pgt[["placement", "val_accuracy_mean"]], on="placement", suffixes=("", "_probe"))
@@ -163,40 +183,108 @@ def compare(store: Path, probe_store: Path, seeds: int) -> tuple[list[dict], lis
                   "left out until its sweep is complete", file=sys.stderr)
             continue
         placements = list(joined["placement"])
-        share = probe_share(desc, pdesc, placements, head_params)
-        final = joined.set_index("placement")["val_accuracy_mean"]
-        signal = joined.set_index("placement")["val_accuracy_mean_probe"]
-        cost = np.array([epochs * table.relative(p) for p in placements])
         corr = cross_task_correlation(pgt, gt).iloc[0]
-        probe_rank = signal.rank(ascending=False, method="average") / len(signal)
-        base = {"store": store.stem, "probe": recipe(pdesc), "edges": len(joined),
-                "probe_share_median": float(share.median()), "probe_share_max": float(share.max()),
-                "probe_val_median": float(signal.median()), "spearman": corr["spearman"],
-                "spearman_lo": corr["spearman_lo"], "spearman_hi": corr["spearman_hi"]}
-        for target, thr in thresholds.items():
-            hit = final.to_numpy(float) >= thr - 1e-12
-            row = {**base, "target": target, "threshold": thr, "target_edges": int(hit.sum())}
-            for q in TOP_SHARES:
-                row[f"in_probe_top{int(q * 100)}"] = int((hit & (probe_rank.to_numpy() <= q)).sum())
-            rng = np.random.default_rng(0)
-            orders = [rng.permutation(len(placements)) for _ in range(seeds)]
-            rnd = [random_compute(o, hit, cost) for o in orders]
-            row["random_median"] = float(np.median(rnd))
-            for policy, play in POLICIES.items():
-                for eta in ETAS:
-                    got = [play(o, signal.to_numpy(float), hit, cost, share.to_numpy(float), eta) for o in orders]
-                    point, lo, hi = median_ratio_ci(got, rnd, np.random.default_rng(1))
-                    row.update({f"{policy}{eta}": point, f"{policy}{eta}_lo": lo, f"{policy}{eta}_hi": hi})
-            rows.append(row)
-        headroom.append(probe_headroom(final, signal, lambda p: epochs * table.relative(p), share,
-                                       thresholds).assign(store=store.stem, probe=recipe(pdesc)))
-    return rows, headroom
+        maps.append(ProbeMap(store.stem, recipe(pdesc), placements, joined["val_accuracy_mean"].to_numpy(float),
+                             joined["val_accuracy_mean_probe"].to_numpy(float),
+                             np.array([epochs * table.relative(p) for p in placements]),
+                             probe_share(desc, pdesc, placements, head_params).to_numpy(float), thresholds,
+                             (corr["spearman"], corr["spearman_lo"], corr["spearman_hi"])))
+    return maps
+
+
+def compare(m: ProbeMap, seeds: int, prior_policy: str | None = None) -> tuple[list[dict], pd.DataFrame]:
+    """Agreement, screening and ceiling rows of one probe map; with ``prior_policy`` (e.g. ``asha5``)
+    also the shipped prior-gp alone and prior-gp choosing what to probe under that policy."""
+    from placement_search.analysis.fidelity import probe_headroom
+    from placement_search.analysis.regret import median_ratio_ci
+
+    hits = m.hits
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(len(m.placements)) for _ in range(seeds)]
+    runs = {"random": [random_compute(o, hits, m.cost) for o in orders]}
+    for rule in RULES:
+        for eta in ETAS:
+            runs[f"{rule}{eta}"] = [play(in_order(o), m.signal, hits, m.cost, m.share, rule, eta) for o in orders]
+    if prior_policy:
+        runs.update(with_prior(m, seeds, prior_policy))
+    rank = pd.Series(m.signal).rank(ascending=False, method="average").to_numpy() / len(m.signal)
+    rows = []
+    for t, (target, thr) in enumerate(m.thresholds.items()):
+        hit = hits[:, t]
+        row = {"store": m.store, "probe": m.probe, "edges": len(m.placements),
+               "probe_share_median": float(np.median(m.share)), "probe_share_max": float(m.share.max()),
+               "probe_val_median": float(np.median(m.signal)), "spearman": m.spearman[0],
+               "spearman_lo": m.spearman[1], "spearman_hi": m.spearman[2], "target": target, "threshold": thr,
+               "target_edges": int(hit.sum())}
+        for q in TOP_SHARES:
+            row[f"in_probe_top{int(q * 100)}"] = int((hit & (rank <= q)).sum())
+        rnd = [r[t] for r in runs["random"]]
+        row["random_median"] = float(np.median(rnd))
+        for name, got in runs.items():
+            if name != "random":
+                point, lo, hi = median_ratio_ci([g[t] for g in got], rnd, np.random.default_rng(1))
+                row.update({name: point, f"{name}_lo": lo, f"{name}_hi": hi})
+        rows.append(row)
+    by_placement = dict(zip(m.placements, m.cost, strict=True))
+    headroom = probe_headroom(pd.Series(m.final, index=m.placements), pd.Series(m.signal, index=m.placements),
+                              by_placement.__getitem__, pd.Series(m.share, index=m.placements), m.thresholds)
+    return rows, headroom.assign(store=m.store, probe=m.probe)
+
+
+def with_prior(m: ProbeMap, seeds: int, policy: str) -> dict[str, list[list[float]]]:
+    """The plan's second stage: the shipped prior-gp (its transfer prior fitted on the selection's
+    ground truths other than this task, as searcher_selection.py's replays get it) on its own, and
+    prior-gp choosing which edges to probe, learning from the probe accuracies, under ``policy``."""
+    import searcher_selection as ss
+
+    from placement_search.placement.edges import Placement
+    from placement_search.search.surrogate import DEFAULT_PARAMS
+
+    rule, eta = policy.rstrip("0123456789"), int(policy[len(policy.rstrip("0123456789")):])
+    gt, pool = _ground_truths(m.store)
+    prior = ss.transfer_for(gt, pool)
+    index = {p: i for i, p in enumerate(m.placements)}
+    alone = ss.run_prior_gp(gt, prior, DEFAULT_PARAMS, range(seeds), 5 * len(m.placements))
+    out = {"prior-gp": [[r["compute_top5"], r["compute_noise"]] for r in alone], f"prior-gp+{policy}": []}
+    for seed in range(seeds):
+        searcher = ss.make_prior_gp(gt, prior, DEFAULT_PARAMS, seed)
+
+        def suggest(probed, searcher=searcher):
+            if probed:  # the previous suggestion's probe, reported before the next one is asked for
+                searcher.on_trial_complete(f"t{len(probed)}", result={"val_accuracy": float(m.signal[probed[-1]])})
+            config = searcher.suggest(f"t{len(probed) + 1}")
+            if config is None or not isinstance(config, dict):
+                return None
+            text = config["placement"] if "placement" in config else ss._slot_text(config, gt.space)
+            return index[str(Placement.parse(text))]
+
+        out[f"prior-gp+{policy}"].append(play(suggest, m.signal, m.hits, m.cost, m.share, rule, eta,
+                                              start=gt.scoring_cost()))
+    return out
+
+
+_GTS: dict = {}
+
+
+def _ground_truths(name: str):
+    """The searcher selection's GroundTruth of store ``name`` and its pool of prior sources (each
+    loaded once)."""
+    import searcher_selection as ss
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if "pool" not in _GTS:
+            _GTS["pool"] = [ss.load_ground_truth(p, Path(tmp)) for p in ss.SELECTION_STORES]
+        if name not in _GTS:
+            _GTS[name] = ss.load_ground_truth(ROOT / "analysis/results" / f"{name}.sqlite", Path(tmp))
+    return _GTS[name], _GTS["pool"]
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=200, help="edge orders replayed per target (default 200)")
     ap.add_argument("--out", type=Path, default=PROBES)
+    ap.add_argument("--with-prior", metavar="POLICY", help="also replay the shipped prior-gp alone and choosing what "
+                    "to probe under POLICY (e.g. asha5: the plan's second stage; MiniLM maps, minutes)")
     args = ap.parse_args(argv)
     pairs = [(ROOT / "analysis/results" / p.name, p) for p in sorted(PROBES.glob("*.sqlite"))]
     pairs = [(s, p) for s, p in pairs if s.is_file()]
@@ -205,9 +293,10 @@ def main(argv: list[str] | None = None) -> None:
                          "sweep one with analysis/sweep_local.py (module doc)")
     rows, headroom = [], []
     for store, probe_store in pairs:
-        r, h = compare(store, probe_store, args.seeds)
-        rows += r
-        headroom += h
+        for m in probe_maps(store, probe_store):
+            r, h = compare(m, args.seeds, args.with_prior)
+            rows += r
+            headroom.append(h)
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "low_fidelity.csv", index=False, float_format="%.4f")
