@@ -151,6 +151,7 @@ class ProbeMap:
     share: np.ndarray
     thresholds: dict[str, float]
     spearman: tuple[float, float, float]
+    probe_sd: float  # one probe's seed sd (NaN until an extra-seed sample of probes is stored)
 
     @property
     def hits(self) -> np.ndarray:
@@ -160,7 +161,7 @@ class ProbeMap:
 def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
     """Every complete probe sweep in ``probe_store`` against the ground truth in ``store``."""
     from placement_search.analysis import cross_task_correlation
-    from placement_search.analysis.experiments import training_noise
+    from placement_search.analysis.experiments import measured_noise, seed_noise, training_noise
     from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
     from placement_search.search.cost import table_for_description
 
@@ -184,11 +185,13 @@ def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
             continue
         placements = list(joined["placement"])
         corr = cross_task_correlation(pgt, gt).iloc[0]
+        noise = measured_noise(seed_noise(probes.trials[probes.trials["benchmark_key"] == pkey], n_boot=10))
         maps.append(ProbeMap(store.stem, recipe(pdesc), placements, joined["val_accuracy_mean"].to_numpy(float),
                              joined["val_accuracy_mean_probe"].to_numpy(float),
                              np.array([epochs * table.relative(p) for p in placements]),
                              probe_share(desc, pdesc, placements, head_params).to_numpy(float), thresholds,
-                             (corr["spearman"], corr["spearman_lo"], corr["spearman_hi"])))
+                             (corr["spearman"], corr["spearman_lo"], corr["spearman_hi"]),
+                             float("nan") if noise is None else float(noise["trial_sd"])))
     return maps
 
 
@@ -213,7 +216,8 @@ def compare(m: ProbeMap, seeds: int, prior_policy: str | None = None) -> tuple[l
         hit = hits[:, t]
         row = {"store": m.store, "probe": m.probe, "edges": len(m.placements),
                "probe_share_median": float(np.median(m.share)), "probe_share_max": float(m.share.max()),
-               "probe_val_median": float(np.median(m.signal)), "spearman": m.spearman[0],
+               "probe_val_median": float(np.median(m.signal)), "probe_val_sd": float(np.std(m.signal, ddof=1)),
+               "probe_sd": m.probe_sd, "spearman": m.spearman[0],
                "spearman_lo": m.spearman[1], "spearman_hi": m.spearman[2], "target": target, "threshold": thr,
                "target_edges": int(hit.sum())}
         for q in TOP_SHARES:
