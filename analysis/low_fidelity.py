@@ -32,7 +32,8 @@ store, one exhaustive sweep per probe recipe (``analysis/sweep_local.py`` with `
     python analysis/low_fidelity.py            # every probe store, about a minute
 
 Output: analysis/results/low_fidelity/low_fidelity.csv (agreement and screening, one row per probe
-recipe and target) and probe_headroom.csv.
+recipe and target), probe_headroom.csv, probe_vs_ground_truth.png and loo_choice.csv (the plan's
+rule, PLAN.md, with each selection map left out).
 """
 
 from __future__ import annotations
@@ -283,6 +284,55 @@ def _ground_truths(name: str):
     return _GTS[name], _GTS["pool"]
 
 
+#: the plan's selection maps (PLAN.md): the MiniLM maps that chose the shipped defaults
+SELECTION = ("minilm_trec6", "minilm_trec_fine", "minilm_movie_sentiment", "minilm_tweet_sentiment")
+
+
+def choose(table: pd.DataFrame, probe: str = "n375") -> tuple[str, pd.DataFrame]:
+    """The plan's rule: the (policy, eta) whose figures on the selection maps, worst first, are
+    smallest (leximin, as searcher_selection.rank_key), and each selection map left out in turn
+    (the choice on the others, read on it)."""
+    sel = table[table["probe"].str.startswith(probe + " ")]
+    settings = [f"{r}{e}" for r in RULES for e in ETAS]
+
+    def pick(stores) -> str:
+        part = sel[sel["store"].isin(stores)]
+        return min(settings, key=lambda k: tuple(sorted(part[k], reverse=True)))
+
+    stores = [s for s in SELECTION if s in set(sel["store"])]
+    folds = [{"left_out": s, "chosen": (c := pick([o for o in stores if o != s])),
+              **{f"on_it_{t}": float(sel[(sel["store"] == s) & (sel["target"] == t)][c].iloc[0]) for t in ("a", "b")}}
+             for s in stores]
+    return pick(stores), pd.DataFrame(folds)
+
+
+def plot_maps(maps: list[ProbeMap]):
+    """Probe accuracy against the ground truth's, one panel per probe map, coloured by edge type,
+    the top-5 % edges ringed: whether the probe's top is the map's top is what screening needs."""
+    from placement_search.analysis.plots import TYPE_COLORS, _figure
+    from placement_search.placement.edges import Placement
+
+    cols = min(3, len(maps))
+    rows = -(-len(maps) // cols)
+    fig = _figure((4.2 * cols, 3.6 * rows))
+    for k, m in enumerate(maps):
+        ax = fig.add_subplot(rows, cols, k + 1)
+        types = np.array([Placement.parse(p).edges[0].type for p in m.placements])
+        for t, color in TYPE_COLORS.items():
+            sel = types == t
+            ax.scatter(m.signal[sel], m.final[sel], s=12, alpha=0.75, color=color, edgecolors="none",
+                       label=t if k == 0 else None)
+        top = m.hits[:, 0]
+        ax.scatter(m.signal[top], m.final[top], s=60, facecolors="none", edgecolors="black", linewidths=0.8,
+                   label="top 5 %" if k == 0 else None)
+        ax.set_title(f"{m.store} ({m.probe}), Spearman {m.spearman[0]:.2f}", fontsize=9)
+        ax.set_xlabel("probe val accuracy")
+        ax.set_ylabel("ground-truth val accuracy")
+        ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=5, fontsize=8, frameon=False)
+    return fig
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=200, help="edge orders replayed per target (default 200)")
@@ -295,23 +345,29 @@ def main(argv: list[str] | None = None) -> None:
     if not pairs:
         raise SystemExit(f"error: no probe store in {PROBES} beside a ground-truth store of the same name; "
                          "sweep one with analysis/sweep_local.py (module doc)")
-    rows, headroom = [], []
+    rows, headroom, maps = [], [], []
     for store, probe_store in pairs:
         for m in probe_maps(store, probe_store):
             r, h = compare(m, args.seeds, args.with_prior)
             rows += r
             headroom.append(h)
+            maps.append(m)
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "low_fidelity.csv", index=False, float_format="%.4f")
     heads = pd.concat(headroom, ignore_index=True)
     heads = heads[["store", "probe", *[c for c in heads.columns if c not in ("store", "probe")]]]
     heads.to_csv(args.out / "probe_headroom.csv", index=False, float_format="%.4f")
+    plot_maps(maps).savefig(args.out / "probe_vs_ground_truth.png", dpi=110)
+    chosen, folds = choose(table)
+    folds.to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         print(table.drop(columns=[c for c in table.columns if c.endswith(("_lo", "_hi"))]).round(3).to_string(index=False))
         print()
         print(heads.assign(stop=heads["stop_share"].map(lambda q: f"stop {q:.2f}"))
               .pivot_table(index=["store", "probe", "target"], columns="stop", values="factor").round(2).to_string())
+        print(f"\nthe plan's rule on {', '.join(SELECTION)} chooses {chosen}; each map left out:")
+        print(folds.round(2).to_string(index=False))
 
 
 if __name__ == "__main__":
