@@ -67,7 +67,7 @@ def load(path: Path):
 
 def recipe(desc: dict) -> str:
     """A probe recipe's label: its training examples and epochs."""
-    return f"n{(desc.get('task') or {}).get('train_samples')} e{(desc.get('training') or {}).get('epochs')}"
+    return f"n{(desc.get('task') or {}).get('train_samples')} e{float((desc.get('training') or {}).get('epochs')):g}"
 
 
 def probe_share(full_desc: dict, probe_desc: dict, placements: list[str], head_params: int) -> pd.Series:
@@ -339,9 +339,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=PROBES)
     ap.add_argument("--with-prior", metavar="POLICY", help="also replay the shipped prior-gp alone and choosing what "
                     "to probe under POLICY (e.g. asha5: the plan's second stage; MiniLM maps, minutes)")
+    ap.add_argument("--only", action="append", metavar="STORE", help="only this ground truth (its store's file stem, "
+                    "e.g. minilm_nyt_sentiment; repeatable); the outputs then hold only these maps")
     args = ap.parse_args(argv)
     pairs = [(ROOT / "analysis/results" / p.name, p) for p in sorted(PROBES.glob("*.sqlite"))]
-    pairs = [(s, p) for s, p in pairs if s.is_file()]
+    pairs = [(s, p) for s, p in pairs if s.is_file() and (not args.only or s.stem in args.only)]
     if not pairs:
         raise SystemExit(f"error: no probe store in {PROBES} beside a ground-truth store of the same name; "
                          "sweep one with analysis/sweep_local.py (module doc)")
@@ -360,14 +362,16 @@ def main(argv: list[str] | None = None) -> None:
     heads.to_csv(args.out / "probe_headroom.csv", index=False, float_format="%.4f")
     plot_maps(maps).savefig(args.out / "probe_vs_ground_truth.png", dpi=110)
     chosen, folds = choose(table)
-    folds.to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
+    if len(folds) == len(SELECTION):
+        folds.to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         print(table.drop(columns=[c for c in table.columns if c.endswith(("_lo", "_hi"))]).round(3).to_string(index=False))
         print()
         print(heads.assign(stop=heads["stop_share"].map(lambda q: f"stop {q:.2f}"))
               .pivot_table(index=["store", "probe", "target"], columns="stop", values="factor").round(2).to_string())
-        print(f"\nthe plan's rule on {', '.join(SELECTION)} chooses {chosen}; each map left out:")
-        print(folds.round(2).to_string(index=False))
+        if len(folds) == len(SELECTION):
+            print(f"\nthe plan's rule on {', '.join(SELECTION)} chooses {chosen}; each map left out:")
+            print(folds.round(2).to_string(index=False))
 
 
 if __name__ == "__main__":
