@@ -160,7 +160,9 @@ class ProbeMap:
 
 
 def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
-    """Every complete probe sweep in ``probe_store`` against the ground truth in ``store``."""
+    """Every finished probe sweep in ``probe_store`` against the ground truth in ``store``. A sweep
+    of a sample of the edges (``sweep_local.py --every N``) is compared on its edges: its policies
+    and random search then search that sample, against the whole map's targets."""
     from placement_search.analysis import cross_task_correlation
     from placement_search.analysis.experiments import measured_noise, seed_noise, training_noise
     from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
@@ -180,14 +182,16 @@ def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
     for pkey, pgt in probes.ground_truth.items():
         pdesc = probes.benchmarks[pkey]
         joined = gt.merge(pgt[["placement", "val_accuracy_mean"]], on="placement", suffixes=("", "_probe"))
-        if len(joined) < len(gt):
+        sweeps = probes.searches[(probes.searches["benchmark_key"] == pkey) & (probes.searches["searcher"] == "exhaustive")]
+        if len(joined) < len(gt) and (sweeps["status"] == "running").any():
             print(f"{probe_store.name}: {recipe(pdesc)} probes {len(joined)} of {len(gt)} edges so far; "
-                  "left out until its sweep is complete", file=sys.stderr)
+                  "left out until its sweep is finished", file=sys.stderr)
             continue
+        label = recipe(pdesc) + ("" if len(joined) == len(gt) else f" ({len(joined)} of {len(gt)} edges)")
         placements = list(joined["placement"])
         corr = cross_task_correlation(pgt, gt).iloc[0]
         noise = measured_noise(seed_noise(probes.trials[probes.trials["benchmark_key"] == pkey], n_boot=10))
-        maps.append(ProbeMap(store.stem, recipe(pdesc), placements, joined["val_accuracy_mean"].to_numpy(float),
+        maps.append(ProbeMap(store.stem, label, placements, joined["val_accuracy_mean"].to_numpy(float),
                              joined["val_accuracy_mean_probe"].to_numpy(float),
                              np.array([epochs * table.relative(p) for p in placements]),
                              probe_share(desc, pdesc, placements, head_params).to_numpy(float), thresholds,
@@ -354,6 +358,8 @@ def main(argv: list[str] | None = None) -> None:
             rows += r
             headroom.append(h)
             maps.append(m)
+    if not rows:
+        raise SystemExit("error: no finished probe sweep to compare yet; let the sweeps finish (module doc)")
     table = pd.DataFrame(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "low_fidelity.csv", index=False, float_format="%.4f")
