@@ -251,6 +251,10 @@ def with_prior(m: ProbeMap, seeds: int, policy: str) -> dict[str, list[list[floa
 
     rule, eta = policy.rstrip("0123456789"), int(policy[len(policy.rstrip("0123456789")):])
     gt, pool = _ground_truths(m.store)
+    if len(m.placements) < len(gt.space):
+        print(f"{m.store} ({m.probe}): prior-gp searches every edge, the probe sweep covers a sample; "
+              "no second stage", file=sys.stderr)
+        return {}
     prior = ss.transfer_for(gt, pool)
     index = {p: i for i, p in enumerate(m.placements)}
     alone = ss.run_prior_gp(gt, prior, DEFAULT_PARAMS, range(seeds), 5 * len(m.placements))
