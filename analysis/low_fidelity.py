@@ -78,9 +78,24 @@ def probe_share(full_desc: dict, probe_desc: dict, placements: list[str], head_p
     def flops(desc: dict, p: str) -> float:
         epochs = float(desc["training"]["epochs"])
         config = {s: desc[s] for s in ("backbone", "task", "adapter", "training")}  # the recipe's sections
-        return stored_price(config, p, head_params).train_flops(epochs, int(round(epochs)), tested=False)
+        return stored_price(with_split_sizes(config), p, head_params).train_flops(epochs, int(round(epochs)),
+                                                                                  tested=False)
 
     return pd.Series({p: flops(probe_desc, p) / flops(full_desc, p) for p in placements}, name="probe_share")
+
+
+def with_split_sizes(config: dict) -> dict:
+    """``config`` with its task's ``*_samples`` filled in from the prepared task where the recipe
+    leaves them to fractions (DINOv2 digits), since the price counts examples."""
+    sizes = ("train_samples", "validation_samples", "test_samples")
+    if all(config["task"].get(k) is not None for k in sizes):
+        return config
+    from placement_search.config import config_from_dict
+    from placement_search.experiment import load_experiment
+
+    _, task = load_experiment(config_from_dict(config))
+    counts = dict(zip(sizes, (len(task.train), len(task.validation), len(task.test)), strict=True))
+    return {**config, "task": {**config["task"], **{k: config["task"].get(k) or v for k, v in counts.items()}}}
 
 
 def promotion(rule: str, probed: list[int], trained: np.ndarray, probe: np.ndarray, eta: int) -> int | None:

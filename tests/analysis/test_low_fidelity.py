@@ -74,3 +74,17 @@ def test_the_script_on_the_committed_probe_sweep(tmp_path):
     assert (trec6[["batch5", "asha5"]].to_numpy() > 0).all()
     heads = pd.read_csv(tmp_path / "probe_headroom.csv")
     assert set(heads["stop_share"].round(2)) == {0.5, 0.67, 0.75, 0.83, 0.9}
+
+
+def test_split_sizes_left_to_fractions_are_read_off_the_prepared_task():
+    from placement_search.config import load_config
+    from placement_search.experiment import load_experiment
+
+    cfg = load_config(ROOT / "search_spaces/tiny_vision.yaml")
+    recipe = {s: cfg.to_dict()[s] for s in ("backbone", "task", "adapter", "training")}
+    assert recipe["task"]["train_samples"] is None
+    filled = lf.with_split_sizes(recipe)
+    _, task = load_experiment(cfg)
+    assert [filled["task"][k] for k in ("train_samples", "validation_samples", "test_samples")] == [
+        len(task.train), len(task.validation), len(task.test)]
+    assert lf.with_split_sizes(filled) is filled  # nothing to fill: the same recipe
