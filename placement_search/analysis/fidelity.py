@@ -69,8 +69,7 @@ def probe_headroom(final: pd.Series, probe: pd.Series, price: Callable[[str], fl
     analysis/low_fidelity.py), not a prefix of the full trial: every edge pays its probe, at
     ``probe_share`` (per placement) of its full trial's price, and a kept edge then trains the full
     recipe from the start, so it pays 1 + probe_share."""
-    share = probe_share.reindex(final.index)
-    return _halving(final, probe, price, share, 1.0 + share, thresholds, stop_shares)
+    return _halving(final, probe, price, probe_share, 1.0 + probe_share, thresholds, stop_shares)
 
 
 def _halving(final: pd.Series, signal: pd.Series, price: Callable[[str], float], stopped_share, kept_share,
