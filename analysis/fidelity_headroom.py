@@ -26,16 +26,23 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "analysis/results/searcher_selection/fidelity_headroom.csv"
 
 
-def store_headroom(path: Path) -> pd.DataFrame:
-    """The one-epoch ceiling of every ground truth in the store at ``path`` (read from a temporary
-    copy: opening a store may migrate it in place, and the committed files stay untouched)."""
-    from placement_search.analysis import benchmark_headroom, load_results
-    from placement_search.analysis.experiments import training_noise
-    from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
+def load_copy(path: Path):
+    """The results of the store at ``path``, read from a temporary copy: opening a store may
+    migrate it in place, and the committed files stay untouched."""
+    from placement_search.analysis import load_results
     from placement_search.store.engine import sqlite_snapshot
 
     with tempfile.TemporaryDirectory() as tmp:
-        results = load_results(sqlite_snapshot(path, Path(tmp)))
+        return load_results(sqlite_snapshot(path, Path(tmp)))
+
+
+def store_headroom(path: Path) -> pd.DataFrame:
+    """The one-epoch ceiling of every ground truth in the store at ``path`` (``load_copy``)."""
+    from placement_search.analysis import benchmark_headroom
+    from placement_search.analysis.experiments import training_noise
+    from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
+
+    results = load_copy(path)
     frames = []
     for key, gt in results.ground_truth.items():
         sd, _ = training_noise(results.trials[results.trials["benchmark_key"] == key])

@@ -56,15 +56,6 @@ RULES = ("batch", "asha")
 TOP_SHARES = (0.10, 0.25, 0.50)
 
 
-def load(path: Path):
-    """A store's results, read from a temporary copy (opening a store may migrate it in place)."""
-    from placement_search.analysis import load_results
-    from placement_search.store.engine import sqlite_snapshot
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return load_results(sqlite_snapshot(path, Path(tmp)))
-
-
 def recipe(desc: dict) -> str:
     """A probe recipe's label: its training examples and epochs."""
     return f"n{(desc.get('task') or {}).get('train_samples')} e{float((desc.get('training') or {}).get('epochs')):g}"
@@ -178,12 +169,14 @@ def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
     """Every finished probe sweep in ``probe_store`` against the ground truth in ``store``. A sweep
     of a sample of the edges (``sweep_local.py --every N``) is compared on its edges: its policies
     and random search then search that sample, against the whole map's targets."""
+    from fidelity_headroom import load_copy
+
     from placement_search.analysis import cross_task_correlation
     from placement_search.analysis.experiments import measured_noise, seed_noise, training_noise
     from placement_search.analysis.regret import near_best_threshold, top_fraction_threshold
     from placement_search.search.cost import table_for_description
 
-    full, probes = load(store), load(probe_store)
+    full, probes = load_copy(store), load_copy(probe_store)
     (key, gt), = ((k, g) for k, g in full.ground_truth.items() if len(g) == max(map(len, full.ground_truth.values())))
     desc = full.benchmarks[key]
     n_points = int(max(gt["source"].max(), gt["destination"].max())) + 1
