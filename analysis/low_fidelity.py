@@ -265,6 +265,7 @@ def with_prior(m: ProbeMap, seeds: int, policy: str) -> dict[str, list[list[floa
         return {}
     prior = ss.transfer_for(gt, pool)
     index = {p: i for i, p in enumerate(m.placements)}
+    hits = m.hits
     alone = ss.run_prior_gp(gt, prior, DEFAULT_PARAMS, range(seeds), 5 * len(m.placements))
     out = {"prior-gp": [[r["compute_top5"], r["compute_noise"]] for r in alone], f"prior-gp+{policy}": []}
     for seed in range(seeds):
@@ -279,7 +280,7 @@ def with_prior(m: ProbeMap, seeds: int, policy: str) -> dict[str, list[list[floa
             text = config["placement"] if "placement" in config else ss._slot_text(config, gt.space)
             return index[str(Placement.parse(text))]
 
-        out[f"prior-gp+{policy}"].append(play(suggest, m.signal, m.hits, m.cost, m.share, rule, eta,
+        out[f"prior-gp+{policy}"].append(play(suggest, m.signal, hits, m.cost, m.share, rule, eta,
                                               start=gt.scoring_cost()))
     return out
 
