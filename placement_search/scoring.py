@@ -27,6 +27,7 @@ Two ways to the spectra (``score_edges(spectra=...)``):
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -259,14 +260,19 @@ def edge_spectra(
 
 
 def scoring_rows(
-    backbone: Backbone, split: Split, num_classes: int, cfg: ScoringConfig, progress: bool = True
+    backbone: Backbone, split: Split, num_classes: int, cfg: ScoringConfig, progress: bool = True,
+    head: nn.Linear | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The rows X and D of each of the config's seeded scoring batches, through the seeded fresh
-    head: what the edge scores (and any other per-edge gradient statistic) are computed from."""
+    head: what the edge scores (and any other per-edge gradient statistic) are computed from.
+    ``head``: another head to take the gradients through (a trained linear probe's, in
+    analysis/probe_head.py); it is not changed."""
     backbone.freeze()
     dtype = next(backbone.parameters()).dtype
     device = next(backbone.parameters()).device
-    head = make_head(backbone.hidden_size, num_classes, cfg.head_init, cfg.seed, dtype).to(device)
+    if head is None:
+        head = make_head(backbone.hidden_size, num_classes, cfg.head_init, cfg.seed, dtype)
+    head = copy.deepcopy(head).to(device=device, dtype=dtype)
     for p in head.parameters():
         p.requires_grad_(False)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -286,11 +292,13 @@ def score_edges(
     cfg: ScoringConfig | None = None,
     progress: bool = True,
     spectra: str = "auto",
+    head: nn.Linear | None = None,
 ) -> EdgeScores:
     """Gradient-rank scores of all n^2 edges, summing G over ``cfg.num_batches`` seeded batches.
 
     spectra: ``auto`` (the default) or ``reference``, the way the singular values are computed
     (module docstring); both give the same spectra up to rounding and the same ranks.
+    head: the head to take the gradients through instead of the seeded fresh one (``scoring_rows``).
     """
     if spectra not in SPECTRA_METHODS:
         raise ValueError(f"spectra method {spectra!r}; use one of {', '.join(SPECTRA_METHODS)}")
@@ -299,7 +307,7 @@ def score_edges(
     G: torch.Tensor | None = None  # X^T D so far: the reference way, or rows folded in
     xs: list[torch.Tensor] = []
     ds: list[torch.Tensor] = []
-    for X, D in scoring_rows(backbone, split, num_classes, cfg, progress):
+    for X, D in scoring_rows(backbone, split, num_classes, cfg, progress, head):
         xs.append(X)
         ds.append(D)
         if spectra == "reference" or (spectra == "auto" and sum(len(x) for x in xs) > FOLD_FRACTION * n * d):

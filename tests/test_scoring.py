@@ -50,3 +50,24 @@ def test_mean_pooling_rows_bound_rank_by_examples(tiny_backbone64):
     cfg = ScoringConfig(batch_size=3, pooling="mean", rtol=1e-10)
     scores = score_edges(bb, Split(inputs, torch.tensor([0, 1, 2])), 3, cfg, progress=False)
     assert int(scores.ranks().max()) <= 3
+
+
+def test_scores_through_a_given_head_equal_the_naive_spectra_through_it_and_leave_it_as_it_was(tiny_backbone64):
+    bb = tiny_backbone64
+    inputs = make_inputs(bb, batch=4)
+    labels = torch.tensor([0, 1, 2, 1])
+    cfg = ScoringConfig(batch_size=4, num_batches=1, seed=3)
+    head = make_head(bb.hidden_size, 3, "normal", 11, torch.float64)  # not the seeded fresh head
+    with torch.no_grad():
+        head.weight.mul_(50.0)  # a head that has learnt something: far from the fresh one's scale
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    scores = score_edges(bb, Split(inputs, labels), num_classes=3, cfg=cfg, progress=False, head=head)
+    fresh = score_edges(bb, Split(inputs, labels), num_classes=3, cfg=cfg, progress=False)
+    order = torch.randperm(4, generator=torch.Generator().manual_seed(3))
+    inputs = {k: v[order] for k, v in inputs.items()}
+    for e in EdgeSpace(bb.num_points).edges:
+        s = naive_edge_spectrum(bb, e, head, inputs, labels[order])
+        torch.testing.assert_close(scores.singular_values[e.source, e.destination], s, rtol=1e-9, atol=1e-12)
+    assert not torch.allclose(scores.singular_values, fresh.singular_values)
+    assert all(torch.equal(v, before[k]) for k, v in head.state_dict().items())
+    assert head.weight.requires_grad  # scoring froze a copy, not the caller's head
