@@ -6,7 +6,9 @@ move. The linear probe's head is nearly free (the preset recipe with no edges tr
 pooled features: seconds) and is what an adapter's training starts working with. This scores every
 complete ground truth's edges through both heads (the preset's scoring batches, rows and seed;
 ``score_edges(head=...)``) and reports the Spearman of every spectrum column with the map, with a
-bootstrap 95 % interval (2,000 resamples, as ``searcher_selection.py``'s proxy study).
+bootstrap 95 % interval (2,000 resamples, as ``searcher_selection.py``'s proxy study), and how
+many trials trying the edges in the column's order takes to reach a top-5 % edge (``first_hit``),
+against random search's expectation.
 
 The plan and its reading rule were written before any map but TREC-6 (the development map) was
 scored: ``analysis/results/probe_head/PLAN.md``. ``verdict`` applies that rule.
@@ -63,23 +65,42 @@ def spectra(cfg, backbone, task, head=None) -> pd.DataFrame:
                                          progress=False, head=head).to_frame())
 
 
+def first_hit(values: np.ndarray, hits: np.ndarray) -> float:
+    """Trials until the first hit when edges are tried in descending ``values`` (ties in random
+    order: the expectation). What a searcher that trusted the column outright would pay; random
+    search pays (n + 1) / (hits + 1)."""
+    before = 0
+    for v in np.unique(values)[::-1]:
+        group = values == v
+        h = int(hits[group].sum())
+        if h:
+            return before + (group.sum() + 1) / (h + 1)
+        before += int(group.sum())
+    return float("nan")
+
+
 def correlations(name: str, frames: dict[str, pd.DataFrame], accuracy: dict, seed: int = 0) -> pd.DataFrame:
-    """Spearman [95 % CI] of each spectrum column with the map's accuracy, per head."""
+    """Spearman [95 % CI] of each spectrum column with the map's accuracy, per head, and the trials
+    until a top-5 % edge when the edges are tried in the column's order (``first_hit``)."""
+    from placement_search.analysis.regret import top_fraction_threshold
     from placement_search.placement.edges import Edge
     from placement_search.search.features import score_columns
 
+    threshold = top_fraction_threshold(pd.DataFrame({"val_accuracy_mean": list(accuracy.values())}), 0.05)
     rows = []
     for head, frame in frames.items():
         edges = [Edge(int(s), int(d)) for s, d in zip(frame["source"], frame["destination"], strict=True)]
         keep = np.array([e in accuracy for e in edges])
         acc = np.array([accuracy[e] for e, k in zip(edges, keep, strict=True) if k])
+        hits = acc >= threshold - 1e-12
         for col in score_columns(frame):
             x = frame[col].astype(float).to_numpy()[keep]
             if np.nanstd(x) == 0:
                 continue
             rho, lo, hi = ss.bootstrap_spearman(x, acc, np.random.default_rng(seed))
             rows.append({"store": name, "head": head, "feature": col, "n_edges": len(acc),
-                         "spearman": rho, "ci_low": lo, "ci_high": hi})
+                         "spearman": rho, "ci_low": lo, "ci_high": hi, "first_hit": first_hit(x, hits),
+                         "random_first_hit": (len(acc) + 1) / (hits.sum() + 1)})
     return pd.DataFrame(rows)
 
 

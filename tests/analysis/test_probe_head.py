@@ -71,3 +71,12 @@ def test_the_fresh_spectra_are_the_shipped_scores_and_the_probe_head_changes_the
     pd.testing.assert_frame_equal(fresh, shipped)
     probe = ph.spectra(cfg, backbone, task, head)
     assert not np.allclose(probe["nuclear_norm"], fresh["nuclear_norm"])
+
+
+def test_first_hit_counts_trials_in_the_columns_order_with_ties_in_random_order():
+    hits = np.array([False, True, False, False, True])
+    assert ph.first_hit(np.array([5.0, 4.0, 3.0, 2.0, 1.0]), hits) == 2
+    assert ph.first_hit(np.array([1.0, 2.0, 5.0, 4.0, 3.0]), hits) == 3  # edges 2 and 3 miss, edge 4 hits
+    # one tie of all five edges, two hits among them: random search's (n + 1) / (hits + 1)
+    assert ph.first_hit(np.zeros(5), hits) == pytest.approx(2.0)
+    assert np.isnan(ph.first_hit(np.zeros(5), np.zeros(5, bool)))
