@@ -80,3 +80,16 @@ def test_first_hit_counts_trials_in_the_columns_order_with_ties_in_random_order(
     # one tie of all five edges, two hits among them: random search's (n + 1) / (hits + 1)
     assert ph.first_hit(np.zeros(5), hits) == pytest.approx(2.0)
     assert np.isnan(ph.first_hit(np.zeros(5), np.zeros(5, bool)))
+
+
+def test_the_script_on_the_committed_trec6_map_writes_both_heads_and_each_scoring_seed(tmp_path, capsys):
+    ph.main(["--only", "minilm_trec6", "--scoring-seeds", "1", "--out", str(tmp_path)])
+    table = pd.read_csv(tmp_path / "probe_head.csv")
+    seeds = pd.read_csv(tmp_path / "probe_head_scoring_seeds.csv")
+    assert set(table["head"]) == {"fresh", "probe"} and set(seeds["scoring_seed"]) == {0, 1}
+    first = seeds[seeds["scoring_seed"] == 0].drop(columns="scoring_seed").reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, table.drop(columns="probe_val_accuracy"))
+    committed = pd.read_csv(ROOT / "analysis/results/probe_head/probe_head.csv")
+    pd.testing.assert_frame_equal(table, committed[committed["store"] == "minilm_trec6"].reset_index(drop=True))
+    assert (tmp_path / "probe_head.png").stat().st_size > 0
+    assert "not built in" in capsys.readouterr().out  # one map cannot make five
