@@ -66,13 +66,14 @@ def probe_share(full_desc: dict, probe_desc: dict, placements: list[str], head_p
     no test pass in either)."""
     from placement_search.placement.price import stored_price
 
-    def flops(desc: dict, p: str) -> float:
+    def flops(desc: dict):
+        """The recipe's training FLOPs as a function of the placement (its sizes filled in once)."""
         epochs = float(desc["training"]["epochs"])
-        config = {s: desc[s] for s in ("backbone", "task", "adapter", "training")}  # the recipe's sections
-        return stored_price(with_split_sizes(config), p, head_params).train_flops(epochs, int(round(epochs)),
-                                                                                  tested=False)
+        config = with_split_sizes({s: desc[s] for s in ("backbone", "task", "adapter", "training")})
+        return lambda p: stored_price(config, p, head_params).train_flops(epochs, int(round(epochs)), tested=False)
 
-    return pd.Series({p: flops(probe_desc, p) / flops(full_desc, p) for p in placements}, name="probe_share")
+    probe, full = flops(probe_desc), flops(full_desc)
+    return pd.Series({p: probe(p) / full(p) for p in placements}, name="probe_share")
 
 
 def with_split_sizes(config: dict) -> dict:
