@@ -110,11 +110,12 @@ def verdict(table: pd.DataFrame) -> tuple[bool, pd.DataFrame]:
     """PLAN.md's rule: the hypothesis column holds on a map if its Spearman through the probe head
     exceeds the fresh head's by more than MARGIN; it is worth building in only if it holds on at
     least NEEDED of the maps other than the development one and is below the fresh head's by more
-    than MARGIN on none. Returns (worth building, the per-map comparison)."""
+    than MARGIN on none. Returns (worth building, the per-map comparison; ``judged``: counted)."""
     col = table[table["feature"] == HYPOTHESIS].pivot(index="store", columns="head", values="spearman")
     col["gain"] = col["probe"] - col["fresh"]
     col["holds"] = col["gain"] > MARGIN
-    judged = col.drop(index=DEVELOPMENT, errors="ignore")
+    col["judged"] = col.index != DEVELOPMENT
+    judged = col[col["judged"]]
     worth = bool(judged["holds"].sum() >= NEEDED and (judged["gain"] >= -MARGIN).all())
     return worth, col
 
@@ -190,8 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     plot(table, args.out / "probe_head.png")
     worth, col = verdict(table)
     print(col.round(2).to_string())
-    print(f"PLAN.md's rule: holds on {int(col.drop(index=DEVELOPMENT, errors='ignore')['holds'].sum())} of "
-          f"{len(col.drop(index=DEVELOPMENT, errors='ignore'))} maps other than {DEVELOPMENT} (needs {NEEDED}); "
+    print(f"PLAN.md's rule: holds on {int((col['holds'] & col['judged']).sum())} of "
+          f"{int(col['judged'].sum())} maps other than {DEVELOPMENT} (needs {NEEDED}); "
           f"{'worth building in' if worth else 'not built in'}")
 
 
