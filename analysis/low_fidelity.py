@@ -56,9 +56,13 @@ RULES = ("batch", "asha")
 TOP_SHARES = (0.10, 0.25, 0.50)
 
 
-def recipe(desc: dict) -> str:
-    """A probe recipe's label: its training examples and epochs."""
-    return f"n{(desc.get('task') or {}).get('train_samples')} e{float((desc.get('training') or {}).get('epochs')):g}"
+def recipe(desc: dict, full_desc: dict | None = None) -> str:
+    """A probe recipe's label: its training examples and epochs, and its batch size where it
+    differs from the ground truth's recipe ``full_desc`` (two probes of one map then differ)."""
+    training = desc.get("training") or {}
+    label = f"n{(desc.get('task') or {}).get('train_samples')} e{float(training.get('epochs')):g}"
+    batch = training.get("batch_size")
+    return label if full_desc is None or batch == full_desc["training"].get("batch_size") else f"{label} b{batch}"
 
 
 def probe_share(full_desc: dict, probe_desc: dict, placements: list[str], head_params: int) -> pd.Series:
@@ -193,10 +197,10 @@ def probe_maps(store: Path, probe_store: Path) -> list[ProbeMap]:
         joined = gt.merge(pgt[["placement", "val_accuracy_mean"]], on="placement", suffixes=("", "_probe"))
         sweeps = probes.searches[(probes.searches["benchmark_key"] == pkey) & (probes.searches["searcher"] == "exhaustive")]
         if len(joined) < len(gt) and (sweeps["status"] == "running").any():
-            print(f"{probe_store.name}: {recipe(pdesc)} probes {len(joined)} of {len(gt)} edges so far; "
+            print(f"{probe_store.name}: {recipe(pdesc, desc)} probes {len(joined)} of {len(gt)} edges so far; "
                   "left out until its sweep is finished", file=sys.stderr)
             continue
-        label = recipe(pdesc) + ("" if len(joined) == len(gt) else f" ({len(joined)} of {len(gt)} edges)")
+        label = recipe(pdesc, desc) + ("" if len(joined) == len(gt) else f" ({len(joined)} of {len(gt)} edges)")
         placements = list(joined["placement"])
         corr = cross_task_correlation(pgt, gt).iloc[0]
         noise = measured_noise(seed_noise(probes.trials[probes.trials["benchmark_key"] == pkey], n_boot=10))
@@ -306,11 +310,11 @@ def _ground_truths(name: str):
 SELECTION = ("minilm_trec6", "minilm_trec_fine", "minilm_movie_sentiment", "minilm_tweet_sentiment")
 
 
-def choose(table: pd.DataFrame, probe: str = "n375") -> tuple[str, pd.DataFrame]:
-    """The plan's rule: the (policy, eta) whose figures on the selection maps, worst first, are
-    smallest (leximin, as searcher_selection.rank_key), and each selection map left out in turn
-    (the choice on the others, read on it)."""
-    sel = table[table["probe"].str.startswith(probe + " ")]
+def choose(table: pd.DataFrame, probe: str = "n375 e1") -> tuple[str, pd.DataFrame]:
+    """The plan's rule for the probe recipe labelled ``probe``: the (policy, eta) whose figures on
+    the selection maps, worst first, are smallest (leximin, as searcher_selection.rank_key), and
+    each selection map left out in turn (the choice on the others, read on it)."""
+    sel = table[table["probe"] == probe]
     settings = [f"{r}{e}" for r in RULES for e in ETAS]
 
     def pick(stores) -> str:
