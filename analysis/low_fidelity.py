@@ -33,7 +33,9 @@ store, one exhaustive sweep per probe recipe (``analysis/sweep_local.py`` with `
 
 Output: analysis/results/low_fidelity/low_fidelity.csv (agreement and screening, one row per probe
 recipe and target), probe_headroom.csv, probe_vs_ground_truth.png and loo_choice.csv (the plan's
-rule, PLAN.md, with each selection map left out).
+rule, PLAN.md, with each selection map left out, for each candidate recipe swept on all four).
+A second probe recipe of a map (another batch size, ``--set training.batch_size=8``) is a second
+search of its own name in the same probe store; its label names the batch.
 """
 
 from __future__ import annotations
@@ -308,6 +310,8 @@ def _ground_truths(name: str):
 
 #: the plan's selection maps (PLAN.md): the MiniLM maps that chose the shipped defaults
 SELECTION = ("minilm_trec6", "minilm_trec_fine", "minilm_movie_sentiment", "minilm_tweet_sentiment")
+#: the probe recipes the plan's rule is applied to (PLAN.md; ``n750 e1`` is a diagnostic, not a candidate)
+CANDIDATES = ("n375 e1", "n375 e1 b8")
 
 
 def choose(table: pd.DataFrame, probe: str = "n375 e1") -> tuple[str, pd.DataFrame]:
@@ -385,17 +389,21 @@ def main(argv: list[str] | None = None) -> None:
     heads = heads[["store", "probe", *[c for c in heads.columns if c not in ("store", "probe")]]]
     heads.to_csv(args.out / "probe_headroom.csv", index=False, float_format="%.4f")
     plot_maps(maps).savefig(args.out / "probe_vs_ground_truth.png", dpi=110)
-    chosen, folds = choose(table)
-    if len(folds) == len(SELECTION):
-        folds.to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
+    choices = {p: choose(table, p) for p in CANDIDATES if (table["probe"] == p).any()}
+    complete = [f.assign(probe=p) for p, (_, f) in choices.items() if len(f) == len(SELECTION)]
+    if complete:
+        folds = pd.concat(complete, ignore_index=True)
+        folds[["probe", *folds.columns[:-1]]].to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         print(table.drop(columns=[c for c in table.columns if c.endswith(("_lo", "_hi"))]).round(3).to_string(index=False))
         print()
         print(heads.assign(stop=heads["stop_share"].map(lambda q: f"stop {q:.2f}"))
               .pivot_table(index=["store", "probe", "target"], columns="stop", values="factor").round(2).to_string())
-        if len(folds) == len(SELECTION):
-            print(f"\nthe plan's rule on {', '.join(SELECTION)} chooses {chosen}; each map left out:")
-            print(folds.round(2).to_string(index=False))
+        for probe, (chosen, folds) in choices.items():
+            if len(folds) > 1:
+                print(f"\nthe plan's rule for {probe} on {', '.join(folds['left_out'])} chooses {chosen}; "
+                      "each map left out:")
+                print(folds.round(2).to_string(index=False))
 
 
 if __name__ == "__main__":

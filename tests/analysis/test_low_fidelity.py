@@ -61,6 +61,30 @@ def test_each_target_is_timed_at_its_own_first_hit():
     assert lf.random_compute(order, hits, COST) == [2.0, 1.0]
 
 
+def test_a_probe_recipe_names_its_batch_only_where_it_differs_from_the_ground_truths():
+    full = {"task": {"train_samples": 1500}, "training": {"epochs": 3, "batch_size": 32}}
+    probe = {"task": {"train_samples": 375}, "training": {"epochs": 1.0, "batch_size": 32}}
+    assert lf.recipe(probe, full) == lf.recipe(probe) == "n375 e1"
+    assert lf.recipe({**probe, "training": {"epochs": 1, "batch_size": 8}}, full) == "n375 e1 b8"
+
+
+def test_the_plans_rule_reads_only_the_recipe_it_is_asked_about():
+    settings = [f"{r}{e}" for r in lf.RULES for e in lf.ETAS]
+    rows = []
+    for store in lf.SELECTION:
+        for target in ("a", "b"):
+            # batch3 is best for the batch-32 probe, asha8 for the batch-8 one, on every map
+            rows.append({"store": store, "probe": "n375 e1", "target": target,
+                         **{k: 0.5 if k == "batch3" else 1.0 for k in settings}})
+            rows.append({"store": store, "probe": "n375 e1 b8", "target": target,
+                         **{k: 0.2 if k == "asha8" else 3.0 for k in settings}})
+    table = pd.DataFrame(rows)
+    chosen, folds = lf.choose(table)
+    assert chosen == "batch3" and list(folds["left_out"]) == list(lf.SELECTION)
+    assert (folds["chosen"] == "batch3").all() and (folds["on_it_a"] == 0.5).all()
+    assert lf.choose(table, "n375 e1 b8")[0] == "asha8"
+
+
 def test_the_script_on_the_committed_probe_sweep(tmp_path):
     store = ROOT / "analysis/results/low_fidelity/minilm_trec6.sqlite"
     before = store.read_bytes()
