@@ -55,6 +55,8 @@ sys.path.insert(0, str(ROOT / "analysis"))
 PROBES = ROOT / "analysis/results/low_fidelity"
 ETAS = (3, 5, 8)
 RULES = ("batch", "asha")
+#: the screening settings replayed, by name (``compare``'s columns)
+SETTINGS = tuple(f"{r}{e}" for r in RULES for e in ETAS)
 TOP_SHARES = (0.10, 0.25, 0.50)
 
 
@@ -319,11 +321,10 @@ def choose(table: pd.DataFrame, probe: str = "n375 e1") -> tuple[str, pd.DataFra
     the selection maps, worst first, are smallest (leximin, as searcher_selection.rank_key), and
     each selection map left out in turn (the choice on the others, read on it)."""
     sel = table[table["probe"] == probe]
-    settings = [f"{r}{e}" for r in RULES for e in ETAS]
 
     def pick(stores) -> str:
         part = sel[sel["store"].isin(stores)]
-        return min(settings, key=lambda k: tuple(sorted(part[k], reverse=True)))
+        return min(SETTINGS, key=lambda k: tuple(sorted(part[k], reverse=True)))
 
     stores = [s for s in SELECTION if s in set(sel["store"])]
     folds = [{"left_out": s, "chosen": (c := pick([o for o in stores if o != s])),
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     complete = [f.assign(probe=p) for p, (_, f) in choices.items() if len(f) == len(SELECTION)]
     if complete:
         folds = pd.concat(complete, ignore_index=True)
-        folds[["probe", *folds.columns[:-1]]].to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
+        folds[["probe", *(c for c in folds.columns if c != "probe")]].to_csv(args.out / "loo_choice.csv", index=False, float_format="%.4f")
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         print(table.drop(columns=[c for c in table.columns if c.endswith(("_lo", "_hi"))]).round(3).to_string(index=False))
         print()

@@ -69,15 +69,14 @@ def test_a_probe_recipe_names_its_batch_only_where_it_differs_from_the_ground_tr
 
 
 def test_the_plans_rule_reads_only_the_recipe_it_is_asked_about():
-    settings = [f"{r}{e}" for r in lf.RULES for e in lf.ETAS]
     rows = []
     for store in lf.SELECTION:
         for target in ("a", "b"):
             # batch3 is best for the batch-32 probe, asha8 for the batch-8 one, on every map
             rows.append({"store": store, "probe": "n375 e1", "target": target,
-                         **{k: 0.5 if k == "batch3" else 1.0 for k in settings}})
+                         **{k: 0.5 if k == "batch3" else 1.0 for k in lf.SETTINGS}})
             rows.append({"store": store, "probe": "n375 e1 b8", "target": target,
-                         **{k: 0.2 if k == "asha8" else 3.0 for k in settings}})
+                         **{k: 0.2 if k == "asha8" else 3.0 for k in lf.SETTINGS}})
     table = pd.DataFrame(rows)
     chosen, folds = lf.choose(table)
     assert chosen == "batch3" and list(folds["left_out"]) == list(lf.SELECTION)
