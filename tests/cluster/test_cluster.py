@@ -42,18 +42,43 @@ LOOPBACK_RAY_START = (
 )
 
 
+#: every port handed out in this run, so a later node never gets one an earlier node was given
+_HANDED_OUT: set[int] = set()
+
+
+def _free_ports(n: int) -> list[int]:
+    """n distinct ports nothing listens on now and none handed out before.
+
+    All n sockets stay bound until every port is picked: the kernel may hand a port it just
+    released straight back, and two Ray components given one port make ``ray start`` exit.
+    """
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in _HANDED_OUT:
+                ports.append(port)
+                _HANDED_OUT.add(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return _free_ports(1)[0]
 
 
 def _free_range(n: int = 40) -> tuple[int, int]:
-    """A run of n ports nothing listens on now (worker ports of one node)."""
+    """A run of n ports nothing listens on now and none handed out before (worker ports of one node)."""
     for _ in range(200):
         base = random.randrange(20000, 30000)
-        ok = True
-        for port in range(base, base + n):
+        ok = _HANDED_OUT.isdisjoint(range(base, base + n))
+        for port in range(base, base + n) if ok else ():
             with socket.socket() as s:
                 try:
                     s.bind(("127.0.0.1", port))
@@ -61,16 +86,17 @@ def _free_range(n: int = 40) -> tuple[int, int]:
                     ok = False
                     break
         if ok:
+            _HANDED_OUT.update(range(base, base + n))
             return base, base + n - 1
     raise RuntimeError("no free port range")
 
 
 def _node_ports() -> list[str]:
     lo, hi = _free_range()
-    return ["--node-manager-port", str(_free_port()), "--object-manager-port", str(_free_port()),
-            "--dashboard-agent-listen-port", str(_free_port()), "--dashboard-agent-grpc-port", str(_free_port()),
-            "--runtime-env-agent-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
-            "--min-worker-port", str(lo), "--max-worker-port", str(hi)]
+    names = ("--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+             "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port")
+    flags = [part for name, port in zip(names, _free_ports(len(names))) for part in (name, str(port))]
+    return [*flags, "--min-worker-port", str(lo), "--max-worker-port", str(hi)]
 
 
 def _pids_naming(text: str) -> list[int]:
