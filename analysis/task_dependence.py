@@ -6,7 +6,10 @@
 For every pair of ground truths on the same backbone (the same points and edge space): the
 Spearman and Kendall agreement of their single-edge accuracy maps over the edges both measured
 (95 % bootstrap CIs, overall and per edge type), and the regret of moving one task's best single
-edges to the other (``analysis.transfer_regret``). A sweep still in progress counts with the
+edges to the other (``analysis.transfer_regret``). For every ground truth with other tasks on its
+backbone: a greedy smallest set of edges holding a top-5 % edge of each other task, and whether they
+hold one of its own (``analysis.shared_top_edges``): the most a transfer prior can hope for at the
+top of a new task's map. A sweep still in progress counts with the
 edges it has. Each store is read from a temporary copy (opening a store migrates it in place; the
 committed files are never touched). Outputs under analysis/results/task_dependence/: CSVs, the
 maps side by side (PNG) and ``summary.md`` (the README's table).
@@ -30,6 +33,7 @@ from placement_search.analysis import (  # noqa: E402
     largest_per_key,
     load_results,
     plot_heatmap,
+    shared_top_edges,
     single_edge_heatmap,
     transfer_regret,
 )
@@ -77,7 +81,11 @@ def main(argv: list[str] | None = None) -> None:
     corr = corr.drop_duplicates(["pair", "group"])
     moved = pd.concat([transfer_regret(gts[a][1], gts[b][1]).assign(moved=f"{a} -> {b}")
                        for a, b in permutations(gts, 2) if gts[a][0] == gts[b][0]], ignore_index=True)
+    shared = pd.concat([shared_top_edges([gts[o][1] for o in gts if o != t and gts[o][0] == gts[t][0]], gts[t][1])
+                        .assign(target=t) for t in gts if sum(gts[o][0] == gts[t][0] for o in gts) > 1],
+                       ignore_index=True)
     corr.to_csv(args.out_dir / "cross_task_spearman.csv", index=False, float_format="%.4f")
+    shared.to_csv(args.out_dir / "shared_top_edges.csv", index=False, float_format="%.4f")
     moved.to_csv(args.out_dir / "transfer_regret.csv", index=False, float_format="%.4f")
     for a, b in pairs:
         for name in (a, b):
@@ -95,6 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     for _, r in moved.iterrows():
         lines.append(f"| {r['moved']} | {int(r['top'])} | {r['moved_best']:.4f} | {r['regret_best']:.4f} | "
                      f"{r['moved_best_percentile']:.0f} | {r['regret_mean']:.4f} |")
+    lines += ["", "| held out | edges in a top 5 % of every other task | in its own top 5 % | its percentiles | "
+              "chance at random |", "|---|---|---|---|---|"]
+    for target, g in shared.groupby("target", sort=False):
+        lines.append(f"| {target} | {', '.join(f'{a}->{b}' for a, b in zip(g['source'], g['destination'], strict=True))} | "
+                     f"{int(g['in_target_top'].sum())} of {len(g)} | "
+                     f"{', '.join(f'{p:.0f}' for p in g['target_percentile'])} | {g['chance_any_of_k'].iloc[-1]:.2f} |")
     text = "\n".join(lines) + "\n"
     (args.out_dir / "summary.md").write_text(text, encoding="utf-8")
     print(text)

@@ -14,8 +14,10 @@ from placement_search.analysis.fidelity import (
 from placement_search.analysis.maps import (
     edge_type_breakdown,
     map_structure,
+    shared_top_edges,
     single_edge_heatmap,
     top_edges,
+    top_fraction_edges,
     transfer_regret,
 )
 from placement_search.analysis.plots import plot_edge_type_box, plot_heatmap, plot_rank_vs_accuracy, plot_regret
@@ -44,6 +46,8 @@ __all__ = [
     "single_edge_heatmap",
     "top_edges",
     "transfer_regret",
+    "shared_top_edges",
+    "top_fraction_edges",
     "map_structure",
     "edge_type_breakdown",
     "optimum",

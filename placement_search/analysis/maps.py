@@ -91,6 +91,50 @@ def transfer_regret(
     return pd.DataFrame(rows)
 
 
+def top_fraction_edges(ground_truth_frame: pd.DataFrame, fraction: float = 0.05,
+                       value: str = "val_accuracy_mean") -> set[tuple[int, int]]:
+    """(source, destination) of the edges at or above the ceil(fraction * n)-th best (ties kept)."""
+    from placement_search.analysis.regret import top_fraction_threshold
+
+    gt = ground_truth_frame.dropna(subset=[value])
+    best = gt[gt[value] >= top_fraction_threshold(gt, fraction, value)]
+    return {(int(a), int(b)) for a, b in zip(best["source"], best["destination"], strict=True)}
+
+
+def shared_top_edges(sources: list[pd.DataFrame], target: pd.DataFrame, fraction: float = 0.05,
+                     value: str = "val_accuracy_mean") -> pd.DataFrame:
+    """Do the edges good on every other task find a good edge on a new one? The most a transfer
+    prior can hope for at the top of a map, measured.
+
+    A greedy smallest set of edges with one of each source map's top ``fraction`` in it (each pick
+    the edge in the most uncovered sources' tops, ties to the better mean source percentile), in
+    pick order, and how each fares on ``target`` (over the edges every map measured): its
+    percentile there (100 = best), whether it is in the target's top ``fraction``, and the chance
+    that as many edges drawn at random hold at least one of the target's top edges."""
+    from math import comb
+
+    keys = ["source", "destination"]
+    shared = target[[*keys, value]].dropna()
+    for s in sources:
+        shared = shared.merge(s[keys], on=keys)
+    edges = [(int(a), int(b)) for a, b in zip(shared["source"], shared["destination"], strict=True)]
+    tops = [top_fraction_edges(s.merge(shared[keys], on=keys), fraction, value) for s in sources]
+    pct = pd.concat([s.merge(shared[keys], on=keys).set_index(keys)[value].rank(pct=True) for s in sources], axis=1)
+    mean_pct = {(int(a), int(b)): v for (a, b), v in pct.mean(axis=1).items()}
+    target_vals = shared.set_index(keys)[value]
+    hits = top_fraction_edges(shared, fraction, value)
+    uncovered, rows = list(range(len(tops))), []
+    while uncovered:
+        edge = max(edges, key=lambda e: (sum(e in tops[i] for i in uncovered), mean_pct[e], -e[0], -e[1]))
+        covered = [i for i in uncovered if edge in tops[i]]
+        uncovered = [i for i in uncovered if i not in covered]
+        n, h, k = len(edges), len(hits), len(rows) + 1
+        rows.append({"pick": k, "source": edge[0], "destination": edge[1], "sources_covered": len(covered),
+                     "target_percentile": 100.0 * float((target_vals <= target_vals[edge]).mean()),
+                     "in_target_top": edge in hits, "chance_any_of_k": 1.0 - comb(n - h, k) / comb(n, k)})
+    return pd.DataFrame(rows)
+
+
 #: the additive models ``map_structure`` fits: a level per source point, per destination point, both
 STRUCTURE_MODELS = {"source": ("source",), "destination": ("destination",), "source + destination": ("source", "destination")}
 

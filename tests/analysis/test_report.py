@@ -24,6 +24,7 @@ from placement_search.analysis import (
     rank_accuracy_correlation,
     regret_curves,
     regret_summary,
+    shared_top_edges,
     single_edge_heatmap,
     transfer_regret,
     trials_to_top_fraction,
@@ -156,6 +157,30 @@ def test_transfer_regret():
     assert t.loc[1, "regret_best"] == pytest.approx(0.3) and t.loc[1, "moved_best_percentile"] == pytest.approx(25.0)
     assert t.loc[2, "moved_best"] == pytest.approx(0.6) and t.loc[2, "regret_mean"] == pytest.approx(0.25)
     assert (transfer_regret(src, src)["regret_best"] == 0).all()
+
+
+def _map(values: list[float]) -> pd.DataFrame:
+    """A 4 x 5 map (20 edges, so a top 5 % of one edge) with these accuracies in edge order."""
+    return pd.DataFrame({"source": [i // 5 for i in range(20)], "destination": [i % 5 for i in range(20)],
+                         "val_accuracy_mean": values})
+
+
+def test_shared_top_edges_covers_every_source_top_greedily_and_reads_the_target():
+    base = [0.5 + 0.001 * i for i in range(20)]  # the last edge (3, 4) is best
+    a = _map(base[:7] + [0.9] + base[8:])  # best: (1, 2)
+    b = _map(base[:7] + [0.9] + base[8:])  # best: (1, 2) again
+    c = _map(base[:2] + [0.95] + base[3:])  # best: (0, 2)
+    target = _map(base[:2] + [0.99] + base[3:])  # its best is c's best, (0, 2)
+    got = shared_top_edges([a, b, c], target)
+    # (1, 2) tops two sources, so it is picked first; then (0, 2) for the third
+    assert [(r.source, r.destination) for r in got.itertuples()] == [(1, 2), (0, 2)]
+    assert got["sources_covered"].tolist() == [2, 1]
+    assert got["in_target_top"].tolist() == [False, True]
+    assert got["target_percentile"].tolist() == pytest.approx([100.0 * 7 / 20, 100.0])  # (1, 2) beats 7 of the 20 there, itself included
+    # one top edge among 20: k random edges hold it with chance k / 20
+    assert got["chance_any_of_k"].tolist() == pytest.approx([1 / 20, 2 / 20])
+    # an edge a source did not measure is left out of every map's reading
+    assert len(shared_top_edges([a.iloc[1:], b], target)) == 1
 
 
 def test_single_edge_heatmap(results):
