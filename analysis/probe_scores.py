@@ -9,7 +9,7 @@ edge for edge, by that column, and with that column beside the rank, each with a
 seeds, and applies the rule fixed before the replays in ``analysis/results/probe_scores/PLAN.md``
 (``verdict``).
 
-    .venv/bin/python analysis/probe_scores.py     # about 25 minutes on 2 CPUs (probe spectra cached after the first run)
+    .venv/bin/python analysis/probe_scores.py     # about 8 minutes on 2 CPUs (probe spectra cached after the first run)
 
 Output: analysis/results/probe_scores/probe_scores.csv (one row per map and searcher: medians and
 ratios to random with bootstrap 95 % intervals) and <store>_probe_spectra.csv (each map's spectrum
@@ -41,7 +41,7 @@ RESULTS = ROOT / "analysis/results"
 SELECTION = tuple(p.stem for p in ss.SELECTION_STORES)
 HELD_OUT = ("minilm_nyt_sentiment", "minilm_amazon_sentiment")
 COLUMN = "nuclear_norm"  # session 23's hypothesis column
-PROBE_EPOCHS = 1.0  # the linear probe's charge in epoch-equivalents (PLAN.md: an upper bound)
+PROBE_EPOCHS = 1.0  # the rule's charge for the linear probe (PLAN.md); measured 1.1-3.9 with the prefix cache build, reported beside it
 SEEDS, BUDGET = 200, 100
 VARIANT, DEFAULT = "prior-gp, probe-head nuclear norm", "prior-gp (the default)"
 #: PLAN.md's amendment: the fresh rank kept, the probe column added with a slope of its own
