@@ -120,6 +120,11 @@ def verdict(table: pd.DataFrame) -> tuple[bool, pd.DataFrame]:
     return worth, col
 
 
+def short_name(store: str) -> str:
+    """A store's stem as a plot label: ``minilm_nyt_sentiment`` -> ``MiniLM nyt``."""
+    return store.replace("minilm_", "MiniLM ").replace("dinov2s_", "DINOv2 ").replace("_sentiment", "").replace("_full", "")
+
+
 def plot(table: pd.DataFrame, path: Path) -> None:
     """The hypothesis column's Spearman through each head, per map, with its interval."""
     import matplotlib
@@ -137,9 +142,7 @@ def plot(table: pd.DataFrame, path: Path) -> None:
                label={"fresh": "seeded fresh head (shipped)", "probe": "trained linear-probe head"}[head])
         ax.errorbar(x, h["spearman"], [h["spearman"] - h["ci_low"], h["ci_high"] - h["spearman"]],
                     fmt="none", ecolor="black", lw=0.8, capsize=2)
-    ax.set_xticks(np.arange(len(stores)), [s.replace("minilm_", "MiniLM ").replace("dinov2s_", "DINOv2 ")
-                                           .replace("_sentiment", "").replace("_full", "") for s in stores],
-                  rotation=20, fontsize=8)
+    ax.set_xticks(np.arange(len(stores)), [short_name(s) for s in stores], rotation=20, fontsize=8)
     ax.axhline(0, color="black", lw=0.5)
     ax.set_ylabel("Spearman with the map")
     ax.set_title(f"gradient {HYPOTHESIS.replace('_', ' ')} vs single-edge accuracy (95 % bootstrap CI)", fontsize=9)

@@ -12,8 +12,8 @@ seeds, and applies the rule fixed before the replays in ``analysis/results/probe
     .venv/bin/python analysis/probe_scores.py     # about 8 minutes on 2 CPUs (probe spectra cached after the first run)
 
 Output: analysis/results/probe_scores/probe_scores.csv (one row per map and searcher: medians and
-ratios to random with bootstrap 95 % intervals) and <store>_probe_spectra.csv (each map's spectrum
-columns through the probe head, the cache).
+ratios to random with bootstrap 95 % intervals), probe_scores.png (the ratios per map) and
+<store>_probe_spectra.csv (each map's spectrum columns through the probe head, the cache).
 """
 
 from __future__ import annotations
@@ -134,6 +134,37 @@ def verdict(table: pd.DataFrame, variant: str = VARIANT) -> tuple[bool, dict[str
     return all(checks.values()), checks
 
 
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """Each searcher's ratio to random per map and target, with its interval; the 1x and 0.5x lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stores = list(dict.fromkeys(table["store"]))
+    searchers = ((DEFAULT, "tab:grey", "the default (fresh-head rank)"),
+                 (VARIANT, "tab:blue", "swap: probe-head nuclear norm"),
+                 (BOTH, "tab:orange", "both, a slope each"))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, (metric, target) in zip(axes, zip(ss.TARGETS, ("(a) a top-5 % edge", "(b) within a noise sd of the best")),
+                                    strict=True):
+        for k, (searcher, colour, label) in enumerate(searchers):
+            r = table[table["searcher"] == searcher].set_index("store").loc[stores]
+            x = np.arange(len(stores)) + (k - 1) * 0.27
+            mid, lo, hi = (r[f"ratio_{metric}{end}"].to_numpy(float) for end in ("", "_lo", "_hi"))
+            ax.bar(x, mid, 0.27, color=colour, label=label)
+            ax.errorbar(x, mid, [mid - lo, hi - mid], fmt="none", ecolor="black", lw=0.7, capsize=1.5)
+        ax.axhline(1.0, color="black", lw=0.8)
+        ax.axhline(0.5, color="black", lw=0.6, ls="--")
+        ax.set_xticks(np.arange(len(stores)), [ph.short_name(s) for s in stores], rotation=25, fontsize=8)
+        ax.set_title(f"{target}: median compute / random's (95 % CI)", fontsize=9)
+    axes[0].set_ylabel("ratio to random")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=SEEDS)
@@ -173,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only:
         return
     table.to_csv(OUT / "probe_scores.csv", index=False, float_format="%.4f")
+    plot(table, OUT / "probe_scores.png")
     for variant in (VARIANT, BOTH):
         adopt, checks = verdict(table, variant)
         print(f"{variant}:")

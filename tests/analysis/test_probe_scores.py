@@ -109,3 +109,15 @@ def test_both_columns_keeps_the_rank_and_gives_the_probe_column_a_slope_of_the_r
     plain = ps.ss.make_prior_gp(gt, TransferPrior.flat(), ps.ss.DEFAULT_PARAMS, 0).model
     np.testing.assert_allclose(model.prior_sd ** 2 - plain.prior_sd ** 2, 2.0 * model.X[:, 6] ** 2, atol=1e-9)
     assert searcher.suggest("t1")["placement"]
+
+
+def test_the_plot_draws_every_searcher_on_every_map(tmp_path):
+    rows = []
+    for k, searcher in enumerate((ps.DEFAULT, ps.VARIANT, ps.BOTH)):
+        for store in STORES:
+            row = {"store": store, "searcher": searcher}
+            for m in ps.ss.TARGETS:
+                row |= {f"ratio_{m}": 0.6 + 0.1 * k, f"ratio_{m}_lo": 0.5, f"ratio_{m}_hi": 0.9 + 0.1 * k}
+            rows.append(row)
+    ps.plot(pd.DataFrame(rows), tmp_path / "p.png")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
