@@ -8,8 +8,8 @@ Spearman and Kendall agreement of their single-edge accuracy maps over the edges
 (95 % bootstrap CIs, overall and per edge type), and the regret of moving one task's best single
 edges to the other (``analysis.transfer_regret``). For every ground truth with other tasks on its
 backbone: a greedy smallest set of edges holding a top-5 % edge of each other task, and whether they
-hold one of its own (``analysis.shared_top_edges``): the most a transfer prior can hope for at the
-top of a new task's map. A sweep still in progress counts with the
+hold one of its own (``analysis.shared_top_edges``): what a warm start from the other tasks' tops
+would try first on a new task. A sweep still in progress counts with the
 edges it has. Each store is read from a temporary copy (opening a store migrates it in place; the
 committed files are never touched). Outputs under analysis/results/task_dependence/: CSVs, the
 maps side by side (PNG) and ``summary.md`` (the README's table).

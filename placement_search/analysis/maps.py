@@ -103,8 +103,8 @@ def top_fraction_edges(ground_truth_frame: pd.DataFrame, fraction: float = 0.05,
 
 def shared_top_edges(sources: list[pd.DataFrame], target: pd.DataFrame, fraction: float = 0.05,
                      value: str = "val_accuracy_mean") -> pd.DataFrame:
-    """Do the edges good on every other task find a good edge on a new one? The most a transfer
-    prior can hope for at the top of a map, measured.
+    """Do the edges good on every other task find a good edge on a new one? What a warm start from
+    the other tasks' tops would try first, measured.
 
     A greedy smallest set of edges with one of each source map's top ``fraction`` in it (each pick
     the edge in the most uncovered sources' tops, ties to the better mean source percentile), in
