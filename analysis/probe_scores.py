@@ -56,6 +56,7 @@ def probe_spectra(name: str, gt) -> tuple[pd.DataFrame, float]:
     import torch
 
     from placement_search.experiment import load_experiment
+    from placement_search.search.cost import table_for_config
 
     cache, timed = OUT / f"{name}_probe_spectra.csv", OUT / "probe_cpu.json"
     shares = json.loads(timed.read_text()) if timed.exists() else {}
@@ -71,9 +72,10 @@ def probe_spectra(name: str, gt) -> tuple[pd.DataFrame, float]:
     frame = ph.spectra(gt.cfg, backbone, task, head)
     OUT.mkdir(parents=True, exist_ok=True)
     frame.to_csv(cache, index=False)
-    table = json.loads((ROOT / "benchmarks/results/edge_cost.json").read_text())["presets"]
-    unit = next(p["unit_seconds"] for p in table.values() if p["backbone"] == gt.cfg.backbone.name)
-    shares[name] = seconds / unit
+    table = table_for_config(gt.cfg, gt.space.num_points)
+    if table.source != "measured":
+        raise SystemExit(f"{name}: no measured cost table for {gt.cfg.backbone.name}; run benchmarks/edge_cost.py first")
+    shares[name] = seconds / table.unit  # the measured table's unit: seconds per epoch of the average single edge
     timed.write_text(json.dumps(shares, indent=1, sort_keys=True) + "\n")
     return frame, shares[name]
 
@@ -89,28 +91,18 @@ def with_score_column(gt, spectra: pd.DataFrame):
     return replace(gt, name=f"{gt.name}+probe", scores=scores)
 
 
-def both_columns(gt, prior, spectra: pd.DataFrame, seed: int):
-    """prior-gp on ``gt`` with the probe column beside the fresh rank, each with a learned slope of
-    prior variance ``trust_var``: the column takes EdgeModel's per-column slope slot (``source_maps``,
-    ``source_var`` = trust_var), one model per store shared by the seeds."""
-    from placement_search.search.features import EdgeFeatures, normal_scores
-    from placement_search.search.surrogate import EdgeModel, PriorGPSearcher, edge_costs
+def probe_column(gt, spectra: pd.DataFrame) -> np.ndarray:
+    """PLAN.md's amendment: the probe column as normal scores, one row per edge of ``gt``'s space, for
+    EdgeModel's per-column slope slot (``source_maps``; with ``source_var`` = trust_var its slope has
+    the rank's prior variance)."""
+    from placement_search.search.features import normal_scores
 
-    key = (gt.name, id(prior))
-    if key not in _BOTH:
-        feats = EdgeFeatures.build(gt.space, gt.scores, ("rank",))
-        column = spectra.set_index(["source", "destination"])[COLUMN]
-        probe = normal_scores(column.loc[[(e.source, e.destination) for e in feats.edges]].to_numpy(float))
-        transfer = prior.predict(list(feats.edges), gt.space.num_points)
-        params = ss.DEFAULT_PARAMS.replace(source_var=ss.DEFAULT_PARAMS.trust_var)
-        _BOTH.clear()
-        _BOTH[key] = (feats, transfer, params, EdgeModel(feats, transfer, params, source_maps=probe[:, None]),
-                      edge_costs(gt.cfg, gt.space))
-    feats, transfer, params, model, costs = _BOTH[key]
-    return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=model, costs=costs)
+    column = spectra.set_index(["source", "destination"])[COLUMN]
+    return normal_scores(column.loc[[(e.source, e.destination) for e in gt.space.edges]].to_numpy(float))[:, None]
 
 
-_BOTH: dict = {}
+#: the amendment's setting: the probe column's slope of prior variance trust_var, nothing else changed
+BOTH_PARAMS = ss.DEFAULT_PARAMS.replace(source_var=ss.DEFAULT_PARAMS.trust_var)
 
 
 def charged(runs: list[dict], epochs: float) -> list[dict]:
@@ -184,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         seeds = range(args.seeds)
         random_runs = pd.DataFrame(ss.run_baseline("random", g, seeds, BUDGET))
         swap = ss.run_prior_gp(with_score_column(g, spectra), prior, ss.DEFAULT_PARAMS, seeds, BUDGET)
-        both = [ss.replay(both_columns(g, prior, spectra, s), g, BUDGET, True) for s in seeds]
+        both = ss.run_prior_gp(g, prior, BOTH_PARAMS, seeds, BUDGET, source_maps=probe_column(g, spectra))
         runs = {DEFAULT: (ss.run_prior_gp(g, prior, ss.DEFAULT_PARAMS, seeds, BUDGET), 0.0)}
         for variant, r in ((VARIANT, swap), (BOTH, both)):
             runs[variant] = (charged(r, PROBE_EPOCHS), PROBE_EPOCHS)

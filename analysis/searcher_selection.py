@@ -294,10 +294,13 @@ _CACHE: dict = {}
 
 
 def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seed: int,
-                  backbone_map: tuple[np.ndarray, float] | None = None) -> PriorGPSearcher:
+                  backbone_map: tuple[np.ndarray, float] | None = None,
+                  source_maps: np.ndarray | None = None) -> PriorGPSearcher:
     """prior-gp on ``gt`` with ``prior`` (fitted without ``gt``); the feature matrix, the transfer
     prior's predictions, the edge costs and the GP's prior factor are computed once per store and setting.
-    ``backbone_map`` replaces the prior's own (``TransferPrior.backbone_map``) for a stress test."""
+    ``backbone_map`` replaces the prior's own (``TransferPrior.backbone_map``) for a stress test;
+    ``source_maps`` (one row per edge) the prior's source maps, the columns whose slopes the GP
+    learns when ``params.source_var`` > 0 (another per-edge signal, say)."""
     from placement_search.search.surrogate import EdgeModel, edge_costs
 
     key = (gt.name, id(prior))
@@ -307,12 +310,13 @@ def make_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, 
                        prior, edge_costs(gt.cfg, gt.space),
                        prior.backbone_map(edges, gt.space.num_points, gt.cfg.backbone.name),
                        prior.source_maps(edges, gt.space.num_points, gt.cfg.backbone.name))
-    feats, transfer, _, costs, own_map, source_maps = _CACHE[key]
+    feats, transfer, _, costs, own_map, own_sources = _CACHE[key]
     backbone_map = own_map if backbone_map is None else backbone_map
-    mkey = (gt.name, id(prior), params, id(backbone_map))
+    source_maps = own_sources if source_maps is None else source_maps
+    mkey = (gt.name, id(prior), params, id(backbone_map), id(source_maps))
     if mkey not in _CACHE:
         _CACHE.clear() if len(_CACHE) > 64 else None
-        _CACHE[key] = (feats, transfer, prior, costs, own_map, source_maps)
+        _CACHE[key] = (feats, transfer, prior, costs, own_map, own_sources)
         _CACHE[mkey] = EdgeModel(feats, transfer, params, backbone_map, source_maps)
     return PriorGPSearcher(gt.space, (1, 1), seed, 0, feats, transfer, params, model=_CACHE[mkey], costs=costs)
 
@@ -501,8 +505,9 @@ def parse_grid_axes(items: list[str]) -> dict[str, list]:
 
 
 def run_prior_gp(gt: GroundTruth, prior: TransferPrior, params: PriorGPParams, seeds: range, budget: int,
-                 backbone_map: tuple[np.ndarray, float] | None = None) -> list[dict]:
-    return [replay(make_prior_gp(gt, prior, params, s, backbone_map), gt, budget, True) for s in seeds]
+                 backbone_map: tuple[np.ndarray, float] | None = None,
+                 source_maps: np.ndarray | None = None) -> list[dict]:
+    return [replay(make_prior_gp(gt, prior, params, s, backbone_map, source_maps), gt, budget, True) for s in seeds]
 
 
 def run_baseline(name: str, gt: GroundTruth, seeds: range, budget: int) -> list[dict]:

@@ -118,17 +118,19 @@ def shared_top_edges(sources: list[pd.DataFrame], target: pd.DataFrame, fraction
     for s in sources:
         shared = shared.merge(s[keys], on=keys)
     edges = [(int(a), int(b)) for a, b in zip(shared["source"], shared["destination"], strict=True)]
-    tops = [top_fraction_edges(s.merge(shared[keys], on=keys), fraction, value) for s in sources]
-    pct = pd.concat([s.merge(shared[keys], on=keys).set_index(keys)[value].rank(pct=True) for s in sources], axis=1)
+    restricted = [s.merge(shared[keys], on=keys) for s in sources]
+    tops = [top_fraction_edges(s, fraction, value) for s in restricted]
+    pct = pd.concat([s.set_index(keys)[value].rank(pct=True) for s in restricted], axis=1)
     mean_pct = {(int(a), int(b)): v for (a, b), v in pct.mean(axis=1).items()}
     target_vals = shared.set_index(keys)[value]
     hits = top_fraction_edges(shared, fraction, value)
+    n, h = len(edges), len(hits)
     uncovered, rows = list(range(len(tops))), []
     while uncovered:
         edge = max(edges, key=lambda e: (sum(e in tops[i] for i in uncovered), mean_pct[e], -e[0], -e[1]))
         covered = [i for i in uncovered if edge in tops[i]]
         uncovered = [i for i in uncovered if i not in covered]
-        n, h, k = len(edges), len(hits), len(rows) + 1
+        k = len(rows) + 1
         rows.append({"pick": k, "source": edge[0], "destination": edge[1], "sources_covered": len(covered),
                      "target_percentile": 100.0 * float((target_vals <= target_vals[edge]).mean()),
                      "in_target_top": edge in hits, "chance_any_of_k": 1.0 - comb(n - h, k) / comb(n, k)})

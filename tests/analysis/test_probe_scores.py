@@ -95,11 +95,11 @@ def test_the_probe_charge_lands_on_both_figures_and_never_reaches_a_miss():
     assert ps.charged(runs, 1.5) == [{"compute_top5": 4.5, "compute_noise": math.inf, "trials_top5": 1}]
 
 
-def test_both_columns_keeps_the_rank_and_gives_the_probe_column_a_slope_of_the_ranks_variance():
+def test_the_amendments_searcher_keeps_the_rank_and_gives_the_probe_column_a_slope_of_the_ranks_variance():
     from placement_search.search.features import TransferPrior, normal_scores
 
     gt, edges, spectra = _ground_truth()
-    searcher = ps.both_columns(gt, TransferPrior.flat(), spectra, seed=0)
+    searcher = ps.ss.make_prior_gp(gt, TransferPrior.flat(), ps.BOTH_PARAMS, 0, source_maps=ps.probe_column(gt, spectra))
     model = searcher.model
     assert list(model.edges) == edges
     np.testing.assert_allclose(model.X[:, 1], normal_scores(gt.scores["rank"].to_numpy()))  # the fresh rank, kept
